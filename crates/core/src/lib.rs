@@ -1,0 +1,17 @@
+//! The Trainers domain, free of I/O: what a trainer is, what input is valid, how pages are
+//! addressed, which errors a client can see, the store trait and the service that ties them.
+
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod page_token;
+pub mod service;
+pub mod store;
+pub mod validation;
+
+pub use error::{Error, ErrorType};
+pub use events::{EventKind, TrainerEvent};
+pub use model::{Specialty, Timestamp, Trainer, TrainerId};
+pub use page_token::TokenKey;
+pub use service::{CreateRequest, ListRequest, Page, Selection, TrainerService, UpdateRequest};
+pub use store::{StoreError, StorePage, TrainerPatch, TrainerStore};

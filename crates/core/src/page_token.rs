@@ -1,0 +1,163 @@
+//! The `nextToken` of `allTrainers`: opaque to clients, bound to the filter it was made for and
+//! signed, so that a token that was altered, truncated or made up is refused, never followed.
+//!
+//! Layout before base64url: format byte, filter byte, the store's position, 16-byte HMAC tag.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::error::Error;
+use crate::model::Specialty;
+
+const FORMAT: u8 = 1;
+const TAG_LEN: usize = 16;
+/// Positions are small (a sequence number or a DynamoDB key); this bounds what we decode.
+const MAX_TOKEN_CHARS: usize = 2048;
+
+/// The secret that signs page tokens. Servers that share a store must share the key.
+#[derive(Clone)]
+pub struct TokenKey([u8; 32]);
+
+impl TokenKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        TokenKey(bytes)
+    }
+
+    fn mac(&self, body: &[u8]) -> Hmac<Sha256> {
+        // HMAC takes keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("any key length");
+        mac.update(body);
+        mac
+    }
+
+    /// Compares in constant time.
+    fn verify(&self, body: &[u8], tag: &[u8]) -> bool {
+        self.mac(body).verify_truncated_left(tag).is_ok()
+    }
+
+    fn tag(&self, body: &[u8]) -> [u8; TAG_LEN] {
+        let full = self.mac(body).finalize().into_bytes();
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&full[..TAG_LEN]);
+        tag
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)")
+    }
+}
+
+fn filter_code(filter: Option<Specialty>) -> u8 {
+    filter.map_or(0, Specialty::code)
+}
+
+pub fn encode(key: &TokenKey, filter: Option<Specialty>, position: &[u8]) -> String {
+    let mut body = Vec::with_capacity(2 + position.len() + TAG_LEN);
+    body.push(FORMAT);
+    body.push(filter_code(filter));
+    body.extend_from_slice(position);
+    let tag = key.tag(&body);
+    body.extend_from_slice(&tag);
+    URL_SAFE_NO_PAD.encode(body)
+}
+
+/// Checks a token and returns the store position inside it.
+pub fn decode(key: &TokenKey, token: &str, filter: Option<Specialty>) -> Result<Vec<u8>, Error> {
+    let invalid = || {
+        Error::validation(
+            "nextToken",
+            "nextToken is not valid: pass the nextToken of a previous page, unchanged",
+        )
+    };
+    if token.len() > MAX_TOKEN_CHARS {
+        return Err(invalid());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    if bytes.len() < 2 + TAG_LEN {
+        return Err(invalid());
+    }
+    let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
+    if !key.verify(body, tag) || body[0] != FORMAT {
+        return Err(invalid());
+    }
+    if body[1] != filter_code(filter) {
+        return Err(Error::validation(
+            "nextToken",
+            "nextToken was made for another specialty filter: pass the same specialty as for the first page",
+        ));
+    }
+    Ok(body[2..].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> TokenKey {
+        TokenKey::new([7u8; 32])
+    }
+
+    fn filters() -> impl Strategy<Value = Option<Specialty>> {
+        prop_oneof![
+            Just(None),
+            proptest::sample::select(Specialty::ALL.to_vec()).prop_map(Some)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn a_token_round_trips(filter in filters(), pos in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let token = encode(&key(), filter, &pos);
+            prop_assert_eq!(decode(&key(), &token, filter).ok(), Some(pos));
+        }
+
+        #[test]
+        fn an_altered_token_is_refused(
+            filter in filters(),
+            pos in proptest::collection::vec(any::<u8>(), 0..64),
+            at in any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let token = encode(&key(), filter, &pos);
+            let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap_or_default();
+            let i = at.index(raw.len());
+            raw[i] ^= 1 << bit;
+            let altered = URL_SAFE_NO_PAD.encode(&raw);
+            let refused = matches!(
+                decode(&key(), &altered, filter),
+                Err(Error::Validation { argument: "nextToken", .. })
+            );
+            prop_assert!(refused, "an altered token was accepted");
+        }
+
+        #[test]
+        fn a_truncated_token_is_refused(filter in filters(), pos in proptest::collection::vec(any::<u8>(), 0..64), cut in any::<proptest::sample::Index>()) {
+            let token = encode(&key(), filter, &pos);
+            let short = &token[..cut.index(token.len())];
+            prop_assert!(decode(&key(), short, filter).is_err());
+        }
+
+        #[test]
+        fn a_made_up_token_is_refused_without_panic(token in any::<String>(), filter in filters()) {
+            prop_assert!(decode(&key(), &token, filter).is_err());
+        }
+
+        #[test]
+        fn a_token_for_another_filter_is_refused(pos in proptest::collection::vec(any::<u8>(), 0..16), a in filters(), b in filters()) {
+            prop_assume!(a != b);
+            let token = encode(&key(), a, &pos);
+            prop_assert!(decode(&key(), &token, b).is_err());
+        }
+    }
+
+    #[test]
+    fn a_token_signed_by_another_key_is_refused() {
+        let token = encode(&TokenKey::new([1u8; 32]), None, b"pos");
+        assert!(decode(&key(), &token, None).is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! The embedded store: one SQLite database in the data directory, in WAL mode with
+//! `synchronous=FULL`, so that a mutation is on disk before it answers.
+//!
+//! All writes go through one writer thread, which takes every write that is waiting, runs them in
+//! one transaction (each in its own savepoint) and commits once: concurrent writers share one disk
+//! sync (group commit). Reads run on a small pool of connections beside it, as WAL allows.
+//!
+//! Trainers are listed by keyset on an autoincrement sequence, so the cost of a page does not grow
+//! with its depth and the order is creation order.
+
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+use trainers_core::{
+    Specialty, StoreError, StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch,
+    TrainerStore,
+};
+
+use writer::{WriteJob, WriteOp, WriteOutcome};
+
+const DB_FILE: &str = "trainers.sqlite3";
+const MAX_IDLE_READERS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the store {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot start the store's writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: mpsc::SyncSender<WriteJob>,
+    readers: Mutex<Vec<Connection>>,
+    token_key: TokenKey,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if need be) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::CreateDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let open_err = |source| OpenError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = schema::open_writer(&path).map_err(open_err)?;
+        let token_key = schema::migrate(&mut conn).map_err(open_err)?;
+        let reader = schema::open_reader(&path).map_err(open_err)?;
+        let writer = writer::spawn(conn).map_err(OpenError::Thread)?;
+        Ok(EmbeddedStore {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                readers: Mutex::new(vec![reader]),
+                token_key,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs a blocking read on a pooled connection.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().ok().and_then(|mut p| p.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => schema::open_reader(&inner.path).map_err(StoreError::backend)?,
+            };
+            let out = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                if pool.len() < MAX_IDLE_READERS {
+                    pool.push(conn);
+                }
+            }
+            out
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let sender = self.inner.writer.clone();
+        // The queue is bounded: waiting for room must not block the async runtime.
+        tokio::task::spawn_blocking(move || sender.send(WriteJob { op, reply }))
+            .await
+            .map_err(StoreError::backend)?
+            .map_err(|_| StoreError::backend("the store's writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| StoreError::backend("the store's writer has stopped"))?
+    }
+
+    /// How many trainers are stored.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM trainers", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(StoreError::backend)
+        })
+        .await
+    }
+
+    /// Runs SQLite's integrity check; `Ok(())` when the database is sound.
+    pub async fn check_integrity(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let verdict: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .map_err(StoreError::backend)?;
+            if verdict == "ok" {
+                Ok(())
+            } else {
+                Err(StoreError::Backend(verdict))
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TrainerStore for EmbeddedStore {
+    async fn insert(&self, trainer: &Trainer) -> Result<(), StoreError> {
+        self.write(WriteOp::Insert(trainer.clone())).await.map(drop)
+    }
+
+    async fn get(&self, id: &TrainerId) -> Result<Option<Trainer>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| schema::get(conn, &id).map_err(StoreError::backend))
+            .await
+    }
+
+    async fn update(
+        &self,
+        id: &TrainerId,
+        patch: &TrainerPatch,
+        expected_version: Option<i64>,
+        now: Timestamp,
+    ) -> Result<Trainer, StoreError> {
+        let op = WriteOp::Update {
+            id: id.clone(),
+            patch: patch.clone(),
+            expected_version,
+            now,
+        };
+        self.write(op).await?.trainer()
+    }
+
+    async fn delete(
+        &self,
+        id: &TrainerId,
+        expected_version: Option<i64>,
+    ) -> Result<Trainer, StoreError> {
+        let op = WriteOp::Delete {
+            id: id.clone(),
+            expected_version,
+        };
+        self.write(op).await?.trainer()
+    }
+
+    async fn list(
+        &self,
+        specialty: Option<Specialty>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<StorePage, StoreError> {
+        let after_seq = match after {
+            None => 0,
+            Some(bytes) => {
+                let raw: [u8; 8] = bytes.try_into().map_err(|_| StoreError::InvalidPosition)?;
+                i64::from_be_bytes(raw)
+            }
+        };
+        self.read(move |conn| {
+            let mut rows =
+                schema::list(conn, specialty, after_seq, limit + 1).map_err(StoreError::backend)?;
+            let next = if rows.len() > limit {
+                rows.truncate(limit);
+                rows.last().map(|(seq, _)| seq.to_be_bytes().to_vec())
+            } else {
+                None
+            };
+            Ok(StorePage {
+                items: rows.into_iter().map(|(_, t)| t).collect(),
+                next,
+            })
+        })
+        .await
+    }
+
+    fn token_key(&self) -> TokenKey {
+        self.inner.token_key.clone()
+    }
+}

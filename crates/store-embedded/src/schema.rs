@@ -1,0 +1,183 @@
+//! The database layout and the SQL that reads it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rand::RngCore;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use trainers_core::{Specialty, Timestamp, TokenKey, Trainer, TrainerId};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE trainers (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, never reused
+    id          TEXT    NOT NULL UNIQUE,
+    first_name  TEXT    NOT NULL,
+    last_name   TEXT    NOT NULL,
+    age         INTEGER NOT NULL,
+    specialty   TEXT,
+    created_at  INTEGER NOT NULL,                   -- Unix milliseconds
+    updated_at  INTEGER NOT NULL,
+    version     INTEGER NOT NULL
+);
+CREATE INDEX trainers_by_specialty ON trainers (specialty, seq);
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+";
+
+const COLUMNS: &str =
+    "seq, id, first_name, last_name, age, specialty, created_at, updated_at, version";
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "the store needs WAL mode, the file system gave {mode}"
+        )));
+    }
+    configure(&conn)?;
+    Ok(conn)
+}
+
+pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+/// Creates or upgrades the schema, and returns the key that signs page tokens (made once, kept).
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<TokenKey> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == 0 {
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    } else if version != SCHEMA_VERSION {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "the store has schema version {version}, this program knows {SCHEMA_VERSION}"
+        )));
+    }
+    let stored: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'page_token_key'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let key = match stored.and_then(|v| <[u8; 32]>::try_from(v).ok()) {
+        Some(key) => key,
+        None => {
+            let mut key = [0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('page_token_key', ?1)",
+                [&key[..]],
+            )?;
+            key
+        }
+    };
+    tx.commit()?;
+    Ok(TokenKey::new(key))
+}
+
+fn trainer(row: &Row<'_>) -> rusqlite::Result<Trainer> {
+    let specialty: Option<String> = row.get(5)?;
+    let specialty = specialty
+        .map(|s| s.parse::<Specialty>())
+        .transpose()
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into())
+        })?;
+    Ok(Trainer {
+        id: TrainerId::from_stored(row.get(1)?),
+        first_name: row.get(2)?,
+        last_name: row.get(3)?,
+        age: row.get(4)?,
+        specialty,
+        created_at: Timestamp::from_millis(row.get(6)?),
+        updated_at: Timestamp::from_millis(row.get(7)?),
+        version: row.get(8)?,
+    })
+}
+
+pub fn get(conn: &Connection, id: &TrainerId) -> rusqlite::Result<Option<Trainer>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM trainers WHERE id = ?1"))?
+        .query_row([id.as_str()], trainer)
+        .optional()
+}
+
+/// Up to `limit` trainers after sequence number `after`, with their sequence numbers.
+pub fn list(
+    conn: &Connection,
+    specialty: Option<Specialty>,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(i64, Trainer)>> {
+    let limit = limit as i64;
+    let with_seq = |row: &Row<'_>| Ok((row.get::<_, i64>(0)?, trainer(row)?));
+    match specialty {
+        None => conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM trainers WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))?
+            .query_map(params![after, limit], with_seq)?
+            .collect(),
+        Some(s) => conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM trainers WHERE specialty = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"
+            ))?
+            .query_map(params![after, limit, s.as_str()], with_seq)?
+            .collect(),
+    }
+}
+
+pub fn insert(conn: &Connection, t: &Trainer) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "INSERT INTO trainers (id, first_name, last_name, age, specialty, created_at, updated_at, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+    )?
+    .execute(params![
+        t.id.as_str(),
+        t.first_name,
+        t.last_name,
+        t.age,
+        t.specialty.map(Specialty::as_str),
+        t.created_at.millis(),
+        t.updated_at.millis(),
+        t.version,
+    ])
+}
+
+pub fn replace(conn: &Connection, t: &Trainer) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE trainers SET first_name = ?2, last_name = ?3, age = ?4, specialty = ?5,
+         updated_at = ?6, version = ?7 WHERE id = ?1",
+    )?
+    .execute(params![
+        t.id.as_str(),
+        t.first_name,
+        t.last_name,
+        t.age,
+        t.specialty.map(Specialty::as_str),
+        t.updated_at.millis(),
+        t.version,
+    ])
+}
+
+pub fn delete(conn: &Connection, id: &TrainerId) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM trainers WHERE id = ?1")?
+        .execute([id.as_str()])
+}

@@ -1,0 +1,147 @@
+//! The single writer thread and its group commit.
+
+use std::sync::mpsc;
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+use trainers_core::{StoreError, Timestamp, Trainer, TrainerId, TrainerPatch};
+
+use crate::schema;
+
+/// Writes waiting to be queued before writers wait for room.
+const QUEUE: usize = 4096;
+/// The most writes committed together.
+const MAX_BATCH: usize = 512;
+
+pub enum WriteOp {
+    Insert(Trainer),
+    Update {
+        id: TrainerId,
+        patch: TrainerPatch,
+        expected_version: Option<i64>,
+        now: Timestamp,
+    },
+    Delete {
+        id: TrainerId,
+        expected_version: Option<i64>,
+    },
+}
+
+pub enum WriteOutcome {
+    Inserted,
+    Trainer(Trainer),
+}
+
+impl WriteOutcome {
+    pub fn trainer(self) -> Result<Trainer, StoreError> {
+        match self {
+            WriteOutcome::Trainer(t) => Ok(t),
+            WriteOutcome::Inserted => Err(StoreError::backend("the writer answered out of turn")),
+        }
+    }
+}
+
+pub struct WriteJob {
+    pub op: WriteOp,
+    pub reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+}
+
+pub fn spawn(conn: Connection) -> std::io::Result<mpsc::SyncSender<WriteJob>> {
+    let (tx, rx) = mpsc::sync_channel(QUEUE);
+    std::thread::Builder::new()
+        .name("trainers-writer".into())
+        .spawn(move || run(conn, rx))?;
+    Ok(tx)
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, batch);
+    }
+}
+
+/// Runs every job in its own savepoint of one transaction, commits once, then answers. A job
+/// hears of success only after the commit, so whatever answered success is on disk.
+fn commit_batch(conn: &mut Connection, batch: Vec<WriteJob>) {
+    let mut results = Vec::with_capacity(batch.len());
+    let committed = (|| -> rusqlite::Result<()> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for job in &batch {
+            let mut sp = tx.savepoint()?;
+            let result = apply(&sp, &job.op);
+            if result.is_ok() {
+                sp.commit()?;
+            } else {
+                sp.rollback()?;
+            }
+            results.push(result);
+        }
+        tx.commit()
+    })();
+    match committed {
+        Ok(()) => {
+            for (job, result) in batch.into_iter().zip(results) {
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, writes = batch.len(), "commit failed; no write of the batch was kept");
+            for job in batch {
+                let _ = job.reply.send(Err(StoreError::backend(&e)));
+            }
+        }
+    }
+}
+
+fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
+    let db = StoreError::backend;
+    match op {
+        WriteOp::Insert(trainer) => match schema::insert(conn, trainer).map_err(db)? {
+            0 => Err(StoreError::AlreadyExists),
+            _ => Ok(WriteOutcome::Inserted),
+        },
+        WriteOp::Update {
+            id,
+            patch,
+            expected_version,
+            now,
+        } => {
+            let old = checked(conn, id, *expected_version)?;
+            let new = patch.apply(&old, *now);
+            schema::replace(conn, &new).map_err(db)?;
+            Ok(WriteOutcome::Trainer(new))
+        }
+        WriteOp::Delete {
+            id,
+            expected_version,
+        } => {
+            let old = checked(conn, id, *expected_version)?;
+            schema::delete(conn, id).map_err(db)?;
+            Ok(WriteOutcome::Trainer(old))
+        }
+    }
+}
+
+/// The stored trainer, if it exists and is at the expected version.
+fn checked(
+    conn: &Connection,
+    id: &TrainerId,
+    expected: Option<i64>,
+) -> Result<Trainer, StoreError> {
+    let old = schema::get(conn, id)
+        .map_err(StoreError::backend)?
+        .ok_or(StoreError::NotFound)?;
+    match expected {
+        Some(v) if v != old.version => Err(StoreError::VersionConflict {
+            actual: old.version,
+        }),
+        _ => Ok(old),
+    }
+}
