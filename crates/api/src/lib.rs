@@ -1,1 +1,13 @@
+//! The Trainers API as AppSync serves it: the GraphQL schema, the HTTP router with API-key auth
+//! and limits, and the API keys themselves.
 
+pub mod appsync;
+pub mod graphql;
+pub mod http;
+pub mod keys;
+pub mod limits;
+mod nulls;
+
+pub use graphql::{build_schema, sdl, TrainersSchema};
+pub use http::router;
+pub use keys::{KeyRing, KeyStore};

@@ -1,1 +1,192 @@
-fn main() {}
+//! `trainers`: serve the Trainers API, manage its API keys, print its schema.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use trainers_api::keys::{self, KeyRing, KeyStore};
+use trainers_core::TrainerService;
+use trainers_store_embedded::EmbeddedStore;
+
+#[derive(Parser)]
+#[command(
+    name = "trainers",
+    version,
+    about = "The Trainers GraphQL API, AppSync-compatible"
+)]
+struct Cli {
+    /// Where the embedded store and the API keys live.
+    #[arg(
+        long,
+        global = true,
+        env = "TRAINERS_DATA_DIR",
+        default_value = "./trainers-data"
+    )]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API over HTTP.
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Print the GraphQL schema the server serves.
+    Schema,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "TRAINERS_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// An API key accepted besides the stored ones (repeatable; never expires).
+    #[arg(long = "api-key", env = "TRAINERS_API_KEY", value_delimiter = ',')]
+    api_keys: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Make a new key and print it, once.
+    Create {
+        /// How long the key is valid: 1d to 365d (e.g. 7d, 36h).
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        expires_in: Duration,
+        /// What the key is for.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Show the keys: id, description, expiry (never the key itself).
+    List,
+    /// Revoke a key by its id.
+    Revoke { id: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve(&cli.data_dir, args),
+        Command::ApiKey(cmd) => api_key(&cli.data_dir, cmd),
+        Command::Schema => {
+            print!("{}", trainers_api::sdl());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("trainers: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
+    let store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
+    match cmd {
+        ApiKeyCommand::Create {
+            expires_in,
+            description,
+        } => {
+            let key = store
+                .create(expires_in, description)
+                .map_err(|e| e.to_string())?;
+            println!("{}", key.secret);
+            eprintln!(
+                "id {}, expires {}. This is the only time the key is shown.",
+                key.info.id,
+                key.info.expires_at.to_rfc3339()
+            );
+        }
+        ApiKeyCommand::List => {
+            println!("{:<18} {:<26} {:<8} DESCRIPTION", "ID", "EXPIRES", "STATE");
+            let now = trainers_core::Timestamp::now();
+            for k in store.list().map_err(|e| e.to_string())? {
+                let state = if k.revoked {
+                    "revoked"
+                } else if k.expires_at <= now {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<18} {:<26} {:<8} {}",
+                    k.id,
+                    k.expires_at.to_rfc3339(),
+                    state,
+                    k.description.unwrap_or_default()
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            if !store.revoke(&id).map_err(|e| e.to_string())? {
+                return Err(format!("no API key with id {id}"));
+            }
+            eprintln!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
+    runtime.block_on(async move {
+        let key_store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
+        if args.api_keys.is_empty() && key_store.is_empty().map_err(|e| e.to_string())? {
+            let key = key_store
+                .create(keys::DEFAULT_EXPIRY, Some("made by the first `trainers serve`".into()))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "No API key existed, so one was made (shown only now; it expires {}):\n  x-api-key: {}",
+                key.info.expires_at.to_rfc3339(),
+                key.secret
+            );
+        }
+        let store = EmbeddedStore::open(data_dir).map_err(|e| e.to_string())?;
+        let service = TrainerService::new(Arc::new(store));
+        let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
+        ring.spawn_refresh(Duration::from_secs(1));
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("Trainers API listening on http://{local}/graphql");
+        axum::serve(listener, trainers_api::router(service, ring))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| format!("server stopped: {e}"))
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

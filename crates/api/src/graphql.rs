@@ -1,0 +1,381 @@
+//! The GraphQL schema of `graphql/schema.graphql`, resolved by the service.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, Enum, ErrorExtensions, MaybeUndefined, Object, Scalar, ScalarType, Schema,
+    Subscription, Value, ID,
+};
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
+use trainers_core::{EventKind, Selection, Timestamp, Trainer, TrainerEvent, TrainerService};
+
+use crate::limits::Limits;
+use crate::nulls::SpecNulls;
+
+pub type TrainersSchema = Schema<Query, Mutation, SubscriptionRoot>;
+
+/// Depth past which a query is refused; the standard introspection query needs 13.
+pub const MAX_DEPTH: usize = 15;
+
+pub fn build_schema(service: TrainerService) -> TrainersSchema {
+    Schema::build(Query, Mutation, SubscriptionRoot)
+        .data(service)
+        .limit_depth(MAX_DEPTH)
+        .extension(Limits)
+        .extension(SpecNulls)
+        .finish()
+}
+
+/// The schema's SDL, as `trainers schema` prints it.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, SubscriptionRoot)
+        .finish()
+        .sdl()
+}
+
+/// Turns a service error into a GraphQL error carrying its `errorType`.
+fn gql_error(e: trainers_core::Error) -> async_graphql::Error {
+    let error_type = e.error_type().as_str();
+    if let trainers_core::Error::Internal { cause } = &e {
+        tracing::error!(%cause, "internal failure");
+    }
+    async_graphql::Error::new(e.to_string()).extend_with(|_, ext| ext.set("errorType", error_type))
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "Specialty", rename_items = "UPPERCASE")]
+pub enum Specialty {
+    Bodybuilding,
+    Youthfitness,
+    Seniorfitness,
+    Correctiveexercise,
+}
+
+impl From<Specialty> for trainers_core::Specialty {
+    fn from(s: Specialty) -> Self {
+        match s {
+            Specialty::Bodybuilding => trainers_core::Specialty::Bodybuilding,
+            Specialty::Youthfitness => trainers_core::Specialty::YouthFitness,
+            Specialty::Seniorfitness => trainers_core::Specialty::SeniorFitness,
+            Specialty::Correctiveexercise => trainers_core::Specialty::CorrectiveExercise,
+        }
+    }
+}
+
+impl From<trainers_core::Specialty> for Specialty {
+    fn from(s: trainers_core::Specialty) -> Self {
+        match s {
+            trainers_core::Specialty::Bodybuilding => Specialty::Bodybuilding,
+            trainers_core::Specialty::YouthFitness => Specialty::Youthfitness,
+            trainers_core::Specialty::SeniorFitness => Specialty::Seniorfitness,
+            trainers_core::Specialty::CorrectiveExercise => Specialty::Correctiveexercise,
+        }
+    }
+}
+
+/// AppSync's `AWSDateTime`: RFC 3339 in UTC with milliseconds.
+pub struct AwsDateTime(pub Timestamp);
+
+#[Scalar(name = "AWSDateTime")]
+impl ScalarType for AwsDateTime {
+    fn parse(value: Value) -> async_graphql::InputValueResult<Self> {
+        match &value {
+            Value::String(s) => Timestamp::parse_rfc3339(s)
+                .map(AwsDateTime)
+                .ok_or_else(|| async_graphql::InputValueError::custom("not an RFC 3339 date-time")),
+            _ => Err(async_graphql::InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339())
+    }
+}
+
+/// A trainer as GraphQL shows it. `selected`, when set, holds the fields a mutation selected:
+/// a subscriber sees only those, as on AppSync.
+pub struct Trainers {
+    trainer: Arc<Trainer>,
+    selected: Selection,
+}
+
+impl Trainers {
+    fn full(trainer: Trainer) -> Self {
+        Trainers {
+            trainer: Arc::new(trainer),
+            selected: None,
+        }
+    }
+
+    fn shows(&self, field: &str) -> bool {
+        self.selected
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|f| f == field))
+    }
+
+    /// A non-null field that the mutation did not select: an error, as on AppSync.
+    fn required<T>(&self, field: &str, value: T) -> async_graphql::Result<T> {
+        if self.shows(field) {
+            Ok(value)
+        } else {
+            Err(async_graphql::Error::new(format!(
+                "Cannot return null for non-nullable type: '{field}': select it in the mutation to receive it in subscriptions"
+            )))
+        }
+    }
+}
+
+#[Object(name = "Trainers")]
+impl Trainers {
+    async fn id(&self) -> async_graphql::Result<ID> {
+        self.required("id", ID(self.trainer.id.to_string()))
+    }
+    async fn first_name(&self) -> async_graphql::Result<&str> {
+        self.required("firstName", self.trainer.first_name.as_str())
+    }
+    async fn last_name(&self) -> async_graphql::Result<&str> {
+        self.required("lastName", self.trainer.last_name.as_str())
+    }
+    async fn age(&self) -> async_graphql::Result<i32> {
+        self.required("age", self.trainer.age)
+    }
+    async fn specialty(&self) -> Option<Specialty> {
+        self.trainer
+            .specialty
+            .filter(|_| self.shows("specialty"))
+            .map(Specialty::from)
+    }
+    async fn created_at(&self) -> async_graphql::Result<AwsDateTime> {
+        self.required("createdAt", AwsDateTime(self.trainer.created_at))
+    }
+    async fn updated_at(&self) -> async_graphql::Result<AwsDateTime> {
+        self.required("updatedAt", AwsDateTime(self.trainer.updated_at))
+    }
+    async fn version(&self) -> async_graphql::Result<i32> {
+        let v = i32::try_from(self.trainer.version).unwrap_or(i32::MAX);
+        self.required("version", v)
+    }
+}
+
+pub struct PaginatedTrainers {
+    items: Vec<Trainers>,
+    next_token: Option<String>,
+}
+
+#[Object]
+impl PaginatedTrainers {
+    async fn items(&self) -> &[Trainers] {
+        &self.items
+    }
+    async fn next_token(&self) -> Option<&str> {
+        self.next_token.as_deref()
+    }
+}
+
+fn service<'a>(ctx: &Context<'a>) -> &'a TrainerService {
+    // The schema is always built with the service (build_schema).
+    ctx.data_unchecked::<TrainerService>()
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    async fn all_trainers(
+        &self,
+        ctx: &Context<'_>,
+        limit: Option<i32>,
+        next_token: Option<String>,
+        specialty: Option<Specialty>,
+    ) -> async_graphql::Result<PaginatedTrainers> {
+        let page = service(ctx)
+            .list(ListRequest {
+                limit,
+                next_token,
+                specialty: specialty.map(Into::into),
+            })
+            .await
+            .map_err(gql_error)?;
+        Ok(PaginatedTrainers {
+            items: page.items.into_iter().map(Trainers::full).collect(),
+            next_token: page.next_token,
+        })
+    }
+
+    async fn get_trainer(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Trainers>> {
+        let found = service(ctx).get(&id).await.map_err(gql_error)?;
+        Ok(found.map(Trainers::full))
+    }
+}
+
+/// The fields this mutation selected, for its subscribers.
+fn selection(ctx: &Context<'_>) -> Selection {
+    let names: Vec<String> = ctx
+        .field()
+        .selection_set()
+        .map(|f| f.name().to_string())
+        .collect();
+    Some(names.into())
+}
+
+fn given<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    async fn create_trainer(
+        &self,
+        ctx: &Context<'_>,
+        first_name: String,
+        last_name: String,
+        age: i32,
+        specialty: Option<Specialty>,
+    ) -> async_graphql::Result<Option<Trainers>> {
+        let req = CreateRequest {
+            first_name,
+            last_name,
+            age,
+            specialty: specialty.map(Into::into),
+        };
+        let t = service(ctx)
+            .create(req, selection(ctx))
+            .await
+            .map_err(gql_error)?;
+        Ok(Some(Trainers::full(t)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn update_trainers(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        first_name: MaybeUndefined<String>,
+        last_name: MaybeUndefined<String>,
+        age: MaybeUndefined<i32>,
+        specialty: MaybeUndefined<Specialty>,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Option<Trainers>> {
+        let req = UpdateRequest {
+            id: id.0,
+            first_name: given(first_name),
+            last_name: given(last_name),
+            age: given(age),
+            specialty: given(specialty).map(|s| s.map(Into::into)),
+            expected_version,
+        };
+        let t = service(ctx)
+            .update(req, selection(ctx))
+            .await
+            .map_err(gql_error)?;
+        Ok(Some(Trainers::full(t)))
+    }
+
+    async fn delete_trainer(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Option<Trainers>> {
+        let t = service(ctx)
+            .delete(&id, expected_version, selection(ctx))
+            .await
+            .map_err(gql_error)?;
+        Ok(Some(Trainers::full(t)))
+    }
+}
+
+pub struct SubscriptionRoot;
+
+/// Whether an event passes a subscription's arguments: each given argument must equal the field
+/// of the same name in the payload as the mutation selected it.
+fn passes(event: &TrainerEvent, id: Option<&ID>, specialty: Option<Specialty>) -> bool {
+    let shown = |field: &str| {
+        event
+            .selected
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|f| f == field))
+    };
+    let id_ok = id.is_none_or(|id| shown("id") && id.as_str() == event.trainer.id.as_str());
+    let specialty_ok =
+        specialty.is_none_or(|s| shown("specialty") && event.trainer.specialty == Some(s.into()));
+    id_ok && specialty_ok
+}
+
+/// The events of one kind that pass the filter. A subscriber that falls more than the event
+/// buffer behind gets one error and its subscription ends, so it never slows anyone else.
+fn events(
+    ctx: &Context<'_>,
+    kind: EventKind,
+    id: Option<ID>,
+    specialty: Option<Specialty>,
+) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
+    let rx = service(ctx).subscribe();
+    futures::stream::unfold(Some(rx), move |state| {
+        let id = id.clone();
+        async move {
+            let mut rx = state?;
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.kind == kind && passes(&e, id.as_ref(), specialty) => {
+                        let payload = Trainers {
+                            trainer: e.trainer,
+                            selected: e.selected,
+                        };
+                        return Some((Ok(Some(payload)), Some(rx)));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(missed)) => {
+                        let error = async_graphql::Error::new(format!(
+                            "This subscriber fell {missed} events behind and was dropped; subscribe again"
+                        ))
+                        .extend_with(|_, ext| ext.set("errorType", "SubscriberTooSlow"));
+                        return Some((Err(error), None));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
+}
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    async fn on_create_trainer(
+        &self,
+        ctx: &Context<'_>,
+        specialty: Option<Specialty>,
+    ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
+        events(ctx, EventKind::Created, None, specialty)
+    }
+
+    async fn on_update_trainer(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        specialty: Option<Specialty>,
+    ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
+        events(ctx, EventKind::Updated, id, specialty)
+    }
+
+    async fn on_delete_trainer(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        specialty: Option<Specialty>,
+    ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
+        events(ctx, EventKind::Deleted, id, specialty)
+    }
+}
