@@ -25,8 +25,9 @@ pub fn unauthorized() -> Response {
     )
 }
 
-/// The `errorType` of a GraphQL error: the one a resolver set, else a validation error when the
-/// query was refused before it ran.
+/// The `errorType` of a GraphQL error: the one a resolver set, else a validation error. Every
+/// resolver sets one, so an error without one is async-graphql refusing the query or its
+/// arguments and variables (an undefined variable, a value of the wrong type).
 pub fn error_type(e: &ServerError) -> &str {
     let set = e
         .extensions
@@ -36,11 +37,7 @@ pub fn error_type(e: &ServerError) -> &str {
             async_graphql::Value::String(s) => Some(s.as_str()),
             _ => None,
         });
-    match set {
-        Some(t) => t,
-        None if e.path.is_empty() => VALIDATION,
-        None => INTERNAL,
-    }
+    set.unwrap_or(VALIDATION)
 }
 
 /// One GraphQL error as AppSync writes it.

@@ -122,7 +122,8 @@ impl Trainers {
         } else {
             Err(async_graphql::Error::new(format!(
                 "Cannot return null for non-nullable type: '{field}': select it in the mutation to receive it in subscriptions"
-            )))
+            ))
+            .extend_with(|_, ext| ext.set("errorType", "ValidationError")))
         }
     }
 }
@@ -224,9 +225,39 @@ fn selection(ctx: &Context<'_>) -> Selection {
     Some(names.into())
 }
 
-fn given<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+/// Whether the client gave an argument. As the GraphQL spec says (and AppSync does), an argument
+/// bound to a variable that the request left out, with no default, was not given; async-graphql
+/// would read it as null, which for `updateTrainers` would mean "clear this field".
+fn provided(ctx: &Context<'_>, argument: &str) -> bool {
+    let Some((_, value)) = ctx
+        .item
+        .node
+        .arguments
+        .iter()
+        .find(|(n, _)| n.node == argument)
+    else {
+        return false;
+    };
+    match &value.node {
+        async_graphql_value::Value::Variable(var) => {
+            ctx.query_env.variables.contains_key(var)
+                || ctx
+                    .query_env
+                    .operation
+                    .node
+                    .variable_definitions
+                    .iter()
+                    .any(|d| d.node.name.node == *var && d.node.default_value.is_some())
+        }
+        _ => true,
+    }
+}
+
+/// An argument as given: `None` left out, `Some(None)` an explicit null.
+fn given<T>(ctx: &Context<'_>, argument: &str, value: MaybeUndefined<T>) -> Option<Option<T>> {
     match value {
         MaybeUndefined::Undefined => None,
+        _ if !provided(ctx, argument) => None,
         MaybeUndefined::Null => Some(None),
         MaybeUndefined::Value(v) => Some(Some(v)),
     }
@@ -270,10 +301,10 @@ impl Mutation {
     ) -> async_graphql::Result<Option<Trainers>> {
         let req = UpdateRequest {
             id: id.0,
-            first_name: given(first_name),
-            last_name: given(last_name),
-            age: given(age),
-            specialty: given(specialty).map(|s| s.map(Into::into)),
+            first_name: given(ctx, "firstName", first_name),
+            last_name: given(ctx, "lastName", last_name),
+            age: given(ctx, "age", age),
+            specialty: given(ctx, "specialty", specialty).map(|s| s.map(Into::into)),
             expected_version,
         };
         let t = service(ctx)

@@ -1,0 +1,278 @@
+//! What only an HTTP server answers (`shared/api-contract.md` section 4): API keys, malformed
+//! requests, limits. Runs against the local server on every store.
+
+use serde_json::{json, Value};
+use trainers_core::Timestamp;
+
+use crate::server::{TestServer, TEST_API_KEY};
+use crate::target::GraphqlResponse;
+
+#[macro_export]
+macro_rules! http_suite {
+    ($make:path) => {
+        $crate::http_suite_cases!($make;
+            missing_or_unknown_key_is_401_with_appsync_body,
+            stored_key_works_until_revoked,
+            expired_key_is_401,
+            malformed_requests_are_400_with_a_reason,
+            body_over_1_mib_is_413_and_under_is_served,
+            success_has_no_errors_key,
+            operation_name_selects_the_operation,
+            query_deeper_than_15_is_refused,
+            more_than_50_top_level_fields_is_refused,
+            standard_introspection_query_works,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! http_suite_cases {
+    ($make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let server = $make().await;
+                $crate::http_suite::$case(&server).await;
+            }
+        )*
+    };
+}
+
+const SIMPLE: &str = r#"{"query": "{ allTrainers { nextToken } }"}"#;
+
+fn unauthorized() -> Value {
+    json!({"errors": [{"errorType": "UnauthorizedException", "message": "You are not authorized to make this call."}]})
+}
+
+pub async fn missing_or_unknown_key_is_401_with_appsync_body(s: &TestServer) {
+    assert_eq!(s.post_raw(None, SIMPLE).await, (401, unauthorized()));
+    assert_eq!(s.post_raw(Some(""), SIMPLE).await, (401, unauthorized()));
+    assert_eq!(
+        s.post_raw(Some("da2-wrong"), SIMPLE).await,
+        (401, unauthorized())
+    );
+    let near = format!("{TEST_API_KEY}x");
+    assert_eq!(s.post_raw(Some(&near), SIMPLE).await, (401, unauthorized()));
+    // A mutation without a key changes nothing.
+    let create = r#"{"query": "mutation { createTrainer(firstName: \"A\", lastName: \"B\", age: 30) { id } }"}"#;
+    assert_eq!(s.post_raw(None, create).await.0, 401);
+    let (_, body) = s.post_raw(Some(TEST_API_KEY), SIMPLE).await;
+    assert_eq!(body, json!({"data": {"allTrainers": {"nextToken": null}}}));
+}
+
+pub async fn stored_key_works_until_revoked(s: &TestServer) {
+    let store = s.key_store();
+    let key = store
+        .create(
+            std::time::Duration::from_secs(7 * 86400),
+            Some("test".into()),
+        )
+        .expect("a key");
+    s.keys.reload().expect("reload");
+    assert_eq!(s.post_raw(Some(&key.secret), SIMPLE).await.0, 200);
+    let listed = store.list().expect("list");
+    assert!(listed.iter().any(|k| k.id == key.info.id && !k.revoked));
+    assert!(store.revoke(&key.info.id).expect("revoke"));
+    s.keys.reload().expect("reload");
+    assert_eq!(
+        s.post_raw(Some(&key.secret), SIMPLE).await,
+        (401, unauthorized())
+    );
+}
+
+pub async fn expired_key_is_401(s: &TestServer) {
+    let store = s.key_store();
+    let past = Timestamp::from_millis(Timestamp::now().millis() - 1);
+    let key = store.create_expiring_at(past, None).expect("a key");
+    let soon = Timestamp::from_millis(Timestamp::now().millis() + 1500);
+    let brief = store.create_expiring_at(soon, None).expect("a key");
+    s.keys.reload().expect("reload");
+    assert_eq!(
+        s.post_raw(Some(&key.secret), SIMPLE).await,
+        (401, unauthorized())
+    );
+    assert_eq!(s.post_raw(Some(&brief.secret), SIMPLE).await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert_eq!(
+        s.post_raw(Some(&brief.secret), SIMPLE).await,
+        (401, unauthorized()),
+        "expires without a reload"
+    );
+}
+
+pub async fn malformed_requests_are_400_with_a_reason(s: &TestServer) {
+    let cases: [(&str, &str); 9] = [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("{\"query\": ", "JSON"),
+        ("query { allTrainers { nextToken } }", "JSON"),
+        ("[]", "object"),
+        ("{}", "query"),
+        ("{\"query\": null}", "query"),
+        ("{\"query\": 42}", "query"),
+        (
+            "{\"query\": \"{ allTrainers { nextToken } }\", \"variables\": [1]}",
+            "variables",
+        ),
+    ];
+    for (body, mentions) in cases {
+        let (status, resp) = s.post_raw(Some(TEST_API_KEY), body).await;
+        assert_eq!(status, 400, "{body:?}: {resp}");
+        let e = &resp["errors"][0];
+        assert_eq!(e["errorType"], "MalformedHttpRequestException", "{body:?}");
+        let message = e["message"].as_str().unwrap_or_default();
+        assert!(message.contains(mentions), "{body:?}: {message}");
+    }
+}
+
+pub async fn body_over_1_mib_is_413_and_under_is_served(s: &TestServer) {
+    let pad = |n: usize| {
+        let q = "{ allTrainers { nextToken } }";
+        let skeleton = format!(r#"{{"query": "{q}", "variables": {{"pad": ""}}}}"#);
+        format!(
+            r#"{{"query": "{q}", "variables": {{"pad": "{}"}}}}"#,
+            "x".repeat(n - skeleton.len())
+        )
+    };
+    let big = pad(1024 * 1024 + 1);
+    let (status, body) = s.post_raw(Some(TEST_API_KEY), big).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("1 MiB")));
+    let (status, _) = s.post_raw(Some(TEST_API_KEY), pad(1024 * 1024)).await;
+    assert_eq!(status, 200, "exactly 1 MiB is served");
+    // The server is unharmed.
+    assert_eq!(s.post_raw(Some(TEST_API_KEY), SIMPLE).await.0, 200);
+}
+
+pub async fn success_has_no_errors_key(s: &TestServer) {
+    let (status, body) = s.post_raw(Some(TEST_API_KEY), SIMPLE).await;
+    assert_eq!(status, 200);
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body.get("data").is_some(), "{body}");
+}
+
+pub async fn operation_name_selects_the_operation(s: &TestServer) {
+    let body = json!({
+        "query": "query A { allTrainers { nextToken } } mutation B { createTrainer(firstName: \"N\", lastName: \"M\", age: 20) { firstName } }",
+        "operationName": "B",
+    });
+    let (status, resp) = s.post_json(Some(TEST_API_KEY), &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(resp, json!({"data": {"createTrainer": {"firstName": "N"}}}));
+    let (_, resp) = s
+        .post_json(
+            Some(TEST_API_KEY),
+            &json!({"query": body["query"], "operationName": "C"}),
+        )
+        .await;
+    assert_eq!(GraphqlResponse(resp).error_types(), ["ValidationError"]);
+}
+
+/// A query of `depth` nested levels, using introspection's recursive `ofType`.
+fn nested(depth: usize) -> String {
+    // __schema { types { ofType ... { name } } }: 2 levels plus the chain plus `name`.
+    let chain = depth - 3;
+    format!(
+        "{{ __schema {{ types {{ {}name{} }} }} }}",
+        "ofType { ".repeat(chain),
+        " }".repeat(chain)
+    )
+}
+
+pub async fn query_deeper_than_15_is_refused(s: &TestServer) {
+    let (_, ok) = s
+        .post_json(Some(TEST_API_KEY), &json!({"query": nested(15)}))
+        .await;
+    assert!(ok.get("errors").is_none(), "depth 15 is allowed: {ok}");
+    let (status, deep) = s
+        .post_json(Some(TEST_API_KEY), &json!({"query": nested(16)}))
+        .await;
+    assert_eq!(status, 200);
+    let resp = GraphqlResponse(deep);
+    resp.expect_error("ValidationError", "deep");
+    assert_eq!(resp.data(), &Value::Null);
+}
+
+pub async fn more_than_50_top_level_fields_is_refused(s: &TestServer) {
+    let fields = |n: usize| {
+        (0..n)
+            .map(|i| format!("a{i}: allTrainers(limit: 1) {{ nextToken }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (_, ok) = s
+        .post_json(
+            Some(TEST_API_KEY),
+            &json!({"query": format!("{{ {} }}", fields(50))}),
+        )
+        .await;
+    assert!(ok.get("errors").is_none(), "50 is allowed: {ok}");
+    let (status, over) = s
+        .post_json(
+            Some(TEST_API_KEY),
+            &json!({"query": format!("{{ {} }}", fields(51))}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    GraphqlResponse(over).expect_error("ValidationError", "50");
+    // Through a fragment, too.
+    let q = format!("query {{ ...F }} fragment F on Query {{ {} }}", fields(51));
+    let (_, over) = s.post_json(Some(TEST_API_KEY), &json!({"query": q})).await;
+    GraphqlResponse(over).expect_error("ValidationError", "50");
+}
+
+/// The introspection query GraphiQL and code generators send (graphql-js `getIntrospectionQuery`).
+pub const INTROSPECTION_QUERY: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    queryType { name }
+    mutationType { name }
+    subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) {
+    name description
+    args { ...InputValue }
+    type { ...TypeRef }
+    isDeprecated deprecationReason
+  }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+}
+"#;
+
+pub async fn standard_introspection_query_works(s: &TestServer) {
+    let (status, body) = s
+        .post_json(
+            Some(TEST_API_KEY),
+            &json!({"query": INTROSPECTION_QUERY, "operationName": "IntrospectionQuery"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let resp = GraphqlResponse(body);
+    let schema = &resp.ok()["__schema"];
+    assert_eq!(schema["queryType"]["name"], "Query");
+    assert_eq!(schema["subscriptionType"]["name"], "Subscription");
+    let names: Vec<&str> = schema["types"]
+        .as_array()
+        .map(|ts| ts.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    for want in ["Trainers", "PaginatedTrainers", "Specialty", "AWSDateTime"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+}

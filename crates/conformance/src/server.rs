@@ -1,0 +1,121 @@
+//! A real server on a random loopback port, in this process, on a store of the caller's.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use trainers_api::{KeyRing, KeyStore};
+use trainers_core::{TrainerService, TrainerStore};
+use trainers_store_embedded::EmbeddedStore;
+
+use crate::target::{GraphqlResponse, Target};
+
+/// The key every test server accepts.
+pub const TEST_API_KEY: &str = "da2-conformancetestkey0000000";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub keys: Arc<KeyRing>,
+    /// The key store in the data directory, for tests of stored keys.
+    pub data_dir: tempfile::TempDir,
+    pub service: TrainerService,
+    /// What the store needs kept alive (its temporary directory, say).
+    _store_guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl TestServer {
+    /// Serves the API on `store`, accepting [`TEST_API_KEY`] and the keys in a fresh key store.
+    pub async fn start(store: Arc<dyn TrainerStore>) -> TestServer {
+        Self::start_with_guard(store, None).await
+    }
+
+    /// As [`TestServer::start`], keeping `guard` alive as long as the server.
+    pub async fn start_with_guard(
+        store: Arc<dyn TrainerStore>,
+        guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let key_store = KeyStore::open(data_dir.path()).expect("a key store");
+        let keys = Arc::new(
+            KeyRing::new(Some(key_store), &[TEST_API_KEY.to_string()]).expect("a key ring"),
+        );
+        let service = TrainerService::new(store);
+        let app = trainers_api::router(service.clone(), keys.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("a local address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        TestServer {
+            addr,
+            client: reqwest::Client::new(),
+            keys,
+            data_dir,
+            service,
+            _store_guard: guard,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/graphql", self.addr)
+    }
+
+    /// Opens the server's key store, as `trainers api-key` would.
+    pub fn key_store(&self) -> KeyStore {
+        KeyStore::open(self.data_dir.path()).expect("the key store")
+    }
+
+    /// POSTs a raw body with an optional key; returns status and body as JSON (or a string).
+    pub async fn post_raw(
+        &self,
+        key: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url())
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+
+    pub async fn post_json(&self, key: Option<&str>, body: &Value) -> (u16, Value) {
+        self.post_raw(key, body.to_string()).await
+    }
+}
+
+#[async_trait]
+impl Target for TestServer {
+    async fn graphql(&self, query: &str, variables: Value) -> GraphqlResponse {
+        let (status, body) = self
+            .post_json(
+                Some(TEST_API_KEY),
+                &json!({ "query": query, "variables": variables }),
+            )
+            .await;
+        assert_eq!(status, 200, "a GraphQL request answers 200, got {body}");
+        GraphqlResponse(body)
+    }
+}
+
+/// A fresh embedded store in its own temporary directory (kept alive by the returned guard).
+pub fn embedded_store() -> (Arc<EmbeddedStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = EmbeddedStore::open(dir.path()).expect("an embedded store");
+    (Arc::new(store), dir)
+}
+
+/// A server on a fresh embedded store.
+pub async fn spawn_embedded() -> TestServer {
+    let (store, dir) = embedded_store();
+    TestServer::start_with_guard(store, Some(Box::new(dir))).await
+}
