@@ -1,0 +1,220 @@
+//! The `trainers` command as a user runs it (`shared/api-contract.md` section 6).
+
+mod common;
+
+use std::process::Output;
+
+use common::{serve, trainers, KEY};
+use serde_json::json;
+
+async fn run(args: &[&str]) -> Output {
+    trainers().args(args).output().await.expect("trainers runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A failure is one clear line on stderr and a non-zero exit, never a panic.
+fn assert_clean_failure(out: &Output, mentions: &str) {
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "should fail: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(mentions),
+        "stderr {stderr:?} should mention {mentions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_flag_is_refused_clearly() {
+    let out = run(&["serve", "--no-such-flag"]).await;
+    assert_clean_failure(&out, "--no-such-flag");
+    let out = run(&["serve", "--addr", "not-an-address"]).await;
+    assert_clean_failure(&out, "not-an-address");
+    let out = run(&["frobnicate"]).await;
+    assert_clean_failure(&out, "frobnicate");
+}
+
+#[tokio::test]
+async fn an_address_in_use_is_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = trainers()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--api-key", KEY, "--addr", &addr])
+        .output()
+        .await
+        .expect("runs");
+    assert_clean_failure(&out, &format!("cannot listen on {addr}"));
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_be_opened_is_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write");
+    let out = trainers()
+        .arg("--data-dir")
+        .arg(&file)
+        .args(["serve", "--api-key", KEY, "--addr", "127.0.0.1:0"])
+        .output()
+        .await
+        .expect("runs");
+    assert_clean_failure(&out, "a-file");
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_first_serve_makes_and_prints_one_key_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = serve(dir.path(), &[]).await;
+    let printed = first.banner.join("\n");
+    let key = printed
+        .split_whitespace()
+        .find(|w| w.starts_with("da2-"))
+        .unwrap_or_else(|| panic!("a key in {printed:?}"))
+        .to_string();
+    let (status, _) = first
+        .graphql(&key, "{ allTrainers { nextToken } }", json!({}))
+        .await
+        .expect("answers");
+    assert_eq!(status, 200);
+    drop(first);
+    let second = serve(dir.path(), &[]).await;
+    assert!(
+        !second.banner.join("\n").contains("da2-"),
+        "the key is printed only once: {:?}",
+        second.banner
+    );
+    let (status, _) = second
+        .graphql(&key, "{ allTrainers { nextToken } }", json!({}))
+        .await
+        .expect("answers");
+    assert_eq!(status, 200, "the stored key still works");
+}
+
+#[tokio::test]
+async fn api_keys_are_created_listed_and_revoked_against_a_running_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let server = serve(dir.path(), &["--api-key", KEY]).await;
+    let out = run(&[
+        "--data-dir",
+        data,
+        "api-key",
+        "create",
+        "--description",
+        "ci",
+        "--expires-in",
+        "2d",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let key = text(&out.stdout).trim().to_string();
+    assert!(key.starts_with("da2-") && key.len() == 30, "{key}");
+
+    let list = text(&run(&["--data-dir", data, "api-key", "list"]).await.stdout);
+    assert!(list.contains("ci") && list.contains("active"), "{list}");
+    assert!(!list.contains(&key), "list never shows the key");
+    let id = list
+        .lines()
+        .find(|l| l.contains("ci"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("an id")
+        .to_string();
+
+    // The running server picks the new key up within its reload interval.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = server
+            .graphql(&key, "{ allTrainers { nextToken } }", json!({}))
+            .await
+            .expect("answers")
+            .0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "a created key works on the running server");
+
+    let out = run(&["--data-dir", data, "api-key", "revoke", &id]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for _ in 0..50 {
+        status = server
+            .graphql(&key, "{ allTrainers { nextToken } }", json!({}))
+            .await
+            .expect("answers")
+            .0;
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 401, "a revoked key is refused");
+    let list = text(&run(&["--data-dir", data, "api-key", "list"]).await.stdout);
+    assert!(list.contains("revoked"), "{list}");
+
+    assert_clean_failure(
+        &run(&["--data-dir", data, "api-key", "revoke", "key-nope"]).await,
+        "key-nope",
+    );
+    assert_clean_failure(
+        &run(&[
+            "--data-dir",
+            data,
+            "api-key",
+            "create",
+            "--expires-in",
+            "400d",
+        ])
+        .await,
+        "365",
+    );
+    assert_clean_failure(
+        &run(&[
+            "--data-dir",
+            data,
+            "api-key",
+            "create",
+            "--expires-in",
+            "1h",
+        ])
+        .await,
+        "1 to 365",
+    );
+    assert_clean_failure(
+        &run(&[
+            "--data-dir",
+            data,
+            "api-key",
+            "create",
+            "--expires-in",
+            "soon",
+        ])
+        .await,
+        "soon",
+    );
+}
+
+#[tokio::test]
+async fn schema_prints_the_served_schema() {
+    let out = run(&["schema"]).await;
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), trainers_api::sdl());
+    assert!(text(&out.stdout).contains("updateTrainers("));
+}

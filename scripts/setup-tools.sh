@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the tests need beside the Rust toolchain, from the project's own files:
+# npm packages into tools/node_modules (tools/package.json, locked) and Python packages into
+# .venv (tools/requirements.txt, pinned). Safe to run again: it does nothing when up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -s tools/package.json ] && grep -q '"dependencies"' tools/package.json; then
+  stamp=tools/node_modules/.installed-stamp
+  if [ ! -f "$stamp" ] || [ tools/package.json -nt "$stamp" ] || [ tools/package-lock.json -nt "$stamp" ]; then
+    echo "setup: npm packages (tools/package.json)"
+    (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$stamp"
+  fi
+fi
+
+if [ -s tools/requirements.txt ]; then
+  stamp=.venv/.installed-stamp
+  if [ ! -x .venv/bin/python ]; then
+    echo "setup: Python virtual environment (.venv)"
+    python3 -m venv .venv
+  fi
+  if [ ! -f "$stamp" ] || [ tools/requirements.txt -nt "$stamp" ]; then
+    echo "setup: Python packages (tools/requirements.txt)"
+    .venv/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+    touch "$stamp"
+  fi
+fi
