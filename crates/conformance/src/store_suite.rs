@@ -14,6 +14,7 @@ macro_rules! store_suite {
         $crate::store_suite_cases!($make;
             insert_then_get,
             insert_never_overwrites,
+            insert_many_stores_all_and_skips_existing_ids,
             get_of_missing_is_none,
             update_applies_the_patch_and_bumps_the_version,
             update_checks_existence_then_version,
@@ -102,6 +103,27 @@ pub async fn insert_never_overwrites(store: Arc<dyn TrainerStore>) {
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(store.get(&t.id).await.expect("get"), Some(t));
+}
+
+pub async fn insert_many_stores_all_and_skips_existing_ids(store: Arc<dyn TrainerStore>) {
+    let first: Vec<Trainer> = (0..30)
+        .map(|n| trainer(n, Specialty::ALL.get(n % 5).copied()))
+        .collect();
+    assert_eq!(store.insert_many(&first).await.expect("insert_many"), 30);
+    let mut again = first[..10].to_vec();
+    again[0].first_name = "Changed".into();
+    again.push(trainer(99, None));
+    assert_eq!(
+        store.insert_many(&again).await.expect("insert_many"),
+        1,
+        "only the new one"
+    );
+    assert_eq!(
+        store.get(&first[0].id).await.expect("get"),
+        Some(first[0].clone()),
+        "never overwrites"
+    );
+    assert_eq!(walk(store.as_ref(), None, 100).await.len(), 31);
 }
 
 pub async fn get_of_missing_is_none(store: Arc<dyn TrainerStore>) {

@@ -80,6 +80,20 @@ pub trait TrainerStore: Send + Sync + 'static {
     /// Stores a new trainer; never overwrites one with the same id.
     async fn insert(&self, trainer: &Trainer) -> Result<(), StoreError>;
 
+    /// Stores many trainers at once (import), skipping ids that exist. Returns how many were
+    /// stored. Stores override this with a bulk write.
+    async fn insert_many(&self, trainers: &[Trainer]) -> Result<u64, StoreError> {
+        let mut stored = 0;
+        for t in trainers {
+            match self.insert(t).await {
+                Ok(()) => stored += 1,
+                Err(StoreError::AlreadyExists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(stored)
+    }
+
     async fn get(&self, id: &TrainerId) -> Result<Option<Trainer>, StoreError>;
 
     /// Applies `patch` atomically: only to an existing trainer and, when `expected_version` is

@@ -155,6 +155,13 @@ impl TrainerStore for EmbeddedStore {
         self.write(WriteOp::Insert(trainer.clone())).await.map(drop)
     }
 
+    async fn insert_many(&self, trainers: &[Trainer]) -> Result<u64, StoreError> {
+        match self.write(WriteOp::InsertMany(trainers.to_vec())).await? {
+            WriteOutcome::InsertedMany(n) => Ok(n),
+            _ => Err(StoreError::backend("the writer answered out of turn")),
+        }
+    }
+
     async fn get(&self, id: &TrainerId) -> Result<Option<Trainer>, StoreError> {
         let id = id.clone();
         self.read(move |conn| schema::get(conn, &id).map_err(StoreError::backend))

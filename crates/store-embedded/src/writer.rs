@@ -15,6 +15,8 @@ const MAX_BATCH: usize = 512;
 
 pub enum WriteOp {
     Insert(Trainer),
+    /// A bulk import: one savepoint for all, ids that exist skipped.
+    InsertMany(Vec<Trainer>),
     Update {
         id: TrainerId,
         patch: TrainerPatch,
@@ -29,6 +31,7 @@ pub enum WriteOp {
 
 pub enum WriteOutcome {
     Inserted,
+    InsertedMany(u64),
     Trainer(Trainer),
 }
 
@@ -36,7 +39,7 @@ impl WriteOutcome {
     pub fn trainer(self) -> Result<Trainer, StoreError> {
         match self {
             WriteOutcome::Trainer(t) => Ok(t),
-            WriteOutcome::Inserted => Err(StoreError::backend("the writer answered out of turn")),
+            _ => Err(StoreError::backend("the writer answered out of turn")),
         }
     }
 }
@@ -107,6 +110,13 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
             0 => Err(StoreError::AlreadyExists),
             _ => Ok(WriteOutcome::Inserted),
         },
+        WriteOp::InsertMany(trainers) => {
+            let mut stored = 0;
+            for t in trainers {
+                stored += schema::insert(conn, t).map_err(db)? as u64;
+            }
+            Ok(WriteOutcome::InsertedMany(stored))
+        }
         WriteOp::Update {
             id,
             patch,
