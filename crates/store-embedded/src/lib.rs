@@ -12,7 +12,7 @@ mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::Connection;
@@ -49,7 +49,7 @@ pub struct EmbeddedStore {
 
 struct Inner {
     path: PathBuf,
-    writer: mpsc::SyncSender<WriteJob>,
+    writer: tokio::sync::mpsc::Sender<WriteJob>,
     readers: Mutex<Vec<Connection>>,
     token_key: TokenKey,
 }
@@ -85,38 +85,44 @@ impl EmbeddedStore {
         &self.inner.path
     }
 
-    /// Runs a blocking read on a pooled connection.
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = inner.readers.lock().ok().and_then(|mut p| p.pop());
-            let conn = match pooled {
-                Some(c) => c,
-                None => schema::open_reader(&inner.path).map_err(StoreError::backend)?,
-            };
-            let out = f(&conn);
-            if let Ok(mut pool) = inner.readers.lock() {
-                if pool.len() < MAX_IDLE_READERS {
-                    pool.push(conn);
-                }
+    /// Runs a read on a pooled connection. Reads are short (an index lookup, or a range of at
+    /// most 101 rows), so they run inline: handing them to a blocking pool cost more in thread
+    /// wake-ups than the read itself (measured with perf under load).
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.inner.readers.lock().ok().and_then(|mut p| p.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => schema::open_reader(&self.inner.path).map_err(StoreError::backend)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
             }
-            out
-        })
-        .await
-        .map_err(StoreError::backend)?
+        }
+        out
+    }
+
+    /// A read that may take long (a count, an integrity check): on the blocking pool.
+    async fn read_long<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read(f))
+            .await
+            .map_err(StoreError::backend)?
     }
 
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let sender = self.inner.writer.clone();
-        // The queue is bounded: waiting for room must not block the async runtime.
-        tokio::task::spawn_blocking(move || sender.send(WriteJob { op, reply }))
+        self.inner
+            .writer
+            .send(WriteJob { op, reply })
             .await
-            .map_err(StoreError::backend)?
             .map_err(|_| StoreError::backend("the store's writer has stopped"))?;
         answer
             .await
@@ -125,7 +131,7 @@ impl EmbeddedStore {
 
     /// How many trainers are stored.
     pub async fn count(&self) -> Result<u64, StoreError> {
-        self.read(|conn| {
+        self.read_long(|conn| {
             conn.query_row("SELECT COUNT(*) FROM trainers", [], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
                 .map_err(StoreError::backend)
@@ -135,7 +141,7 @@ impl EmbeddedStore {
 
     /// Runs SQLite's integrity check; `Ok(())` when the database is sound.
     pub async fn check_integrity(&self) -> Result<(), StoreError> {
-        self.read(|conn| {
+        self.read_long(|conn| {
             let verdict: String = conn
                 .query_row("PRAGMA integrity_check", [], |r| r.get(0))
                 .map_err(StoreError::backend)?;
@@ -165,7 +171,6 @@ impl TrainerStore for EmbeddedStore {
     async fn get(&self, id: &TrainerId) -> Result<Option<Trainer>, StoreError> {
         let id = id.clone();
         self.read(move |conn| schema::get(conn, &id).map_err(StoreError::backend))
-            .await
     }
 
     async fn update(
@@ -223,7 +228,6 @@ impl TrainerStore for EmbeddedStore {
                 next,
             })
         })
-        .await
     }
 
     fn token_key(&self) -> TokenKey {

@@ -1,9 +1,7 @@
 //! The single writer thread and its group commit.
 
-use std::sync::mpsc;
-
 use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use trainers_core::{StoreError, Timestamp, Trainer, TrainerId, TrainerPatch};
 
 use crate::schema;
@@ -49,16 +47,16 @@ pub struct WriteJob {
     pub reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
 }
 
-pub fn spawn(conn: Connection) -> std::io::Result<mpsc::SyncSender<WriteJob>> {
-    let (tx, rx) = mpsc::sync_channel(QUEUE);
+pub fn spawn(conn: Connection) -> std::io::Result<mpsc::Sender<WriteJob>> {
+    let (tx, rx) = mpsc::channel(QUEUE);
     std::thread::Builder::new()
         .name("trainers-writer".into())
         .spawn(move || run(conn, rx))?;
     Ok(tx)
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<WriteJob>) {
-    while let Ok(first) = rx.recv() {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
+    while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
