@@ -107,6 +107,23 @@ async fn the_first_serve_makes_and_prints_one_key_once() {
     assert_eq!(status, 200, "the stored key still works");
 }
 
+/// Polls with `key` until the server answers `want` (or 5 s pass); returns the last status.
+async fn status_within_5s(server: &common::Server, key: &str, want: u16) -> u16 {
+    let mut status = 0;
+    for _ in 0..50 {
+        status = server
+            .graphql(key, "{ allTrainers { nextToken } }", json!({}))
+            .await
+            .expect("answers")
+            .0;
+        if status == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    status
+}
+
 #[tokio::test]
 async fn api_keys_are_created_listed_and_revoked_against_a_running_server() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -138,34 +155,19 @@ async fn api_keys_are_created_listed_and_revoked_against_a_running_server() {
         .to_string();
 
     // The running server picks the new key up within its reload interval.
-    let mut status = 0;
-    for _ in 0..50 {
-        status = server
-            .graphql(&key, "{ allTrainers { nextToken } }", json!({}))
-            .await
-            .expect("answers")
-            .0;
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, 200, "a created key works on the running server");
+    assert_eq!(
+        status_within_5s(&server, &key, 200).await,
+        200,
+        "a created key works on the running server"
+    );
 
     let out = run(&["--data-dir", data, "api-key", "revoke", &id]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    for _ in 0..50 {
-        status = server
-            .graphql(&key, "{ allTrainers { nextToken } }", json!({}))
-            .await
-            .expect("answers")
-            .0;
-        if status == 401 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, 401, "a revoked key is refused");
+    assert_eq!(
+        status_within_5s(&server, &key, 401).await,
+        401,
+        "a revoked key is refused"
+    );
     let list = text(&run(&["--data-dir", data, "api-key", "list"]).await.stdout);
     assert!(list.contains("revoked"), "{list}");
 
