@@ -22,9 +22,28 @@ echo "== lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== Rust tests"
-cargo test --workspace --lib --bins --tests 2>&1 | tee "$LOGS/cargo.log"
+echo "== Rust tests (dynalite and moto_server up for the DynamoDB store's tests)"
+bash scripts/dynamodb-servers.sh cargo test --workspace --lib --bins --tests 2>&1 | tee "$LOGS/cargo.log"
 tally_cargo "$LOGS/cargo.log"
+
+echo "== Lambda asset (scripts/build-lambda.sh: cargo lambda build --release, skipped when up to date)"
+bash scripts/build-lambda.sh
+
+echo "== CDK app (infra/): pytest on the synthesized template, cdk-nag, one real cdk synth"
+# Offline: the CDK CLI neither reports telemetry nor checks for a newer version.
+(cd infra && TRAINERS_REQUIRE_LAMBDA_ASSET=1 CDK_DISABLE_CLI_TELEMETRY=true \
+  CDK_DISABLE_VERSION_CHECK=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 \
+  ../.venv/bin/python -m pytest -q -p no:cacheprovider tests) 2>&1 | tee "$LOGS/pytest.log"
+tally_cargo "$LOGS/pytest.log" # pytest's summary has the same "N passed, M failed"
+
+echo "== Real-time end to end (tests/e2e): gql's AppSync transport and npm's graphql-ws against trainers serve"
+cargo build --quiet -p trainers-cli
+export TRAINERS_BIN="$PWD/target/debug/trainers"
+.venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee "$LOGS/e2e-pytest.log"
+tally_cargo "$LOGS/e2e-pytest.log"
+node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$LOGS/e2e-node.log"
+PASSED=$((PASSED + $(awk '/^# pass /{s += $3} END {print s + 0}' "$LOGS/e2e-node.log")))
+FAILED=$((FAILED + $(awk '/^# fail /{s += $3} END {print s + 0}' "$LOGS/e2e-node.log")))
 
 echo
 echo "all suites: $PASSED passed, $FAILED failed"

@@ -20,6 +20,7 @@ use crate::appsync::{self, MALFORMED};
 use crate::graphql::{build_schema, TrainersSchema};
 use crate::keys::KeyRing;
 use crate::limits::OperationLabel;
+use crate::realtime::{self, Realtime};
 
 /// The largest request body accepted, as on AppSync.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -32,13 +33,24 @@ pub struct AppState {
 
 /// The whole API: every route, with auth, limits and panic safety.
 pub fn router(service: TrainerService, keys: Arc<KeyRing>) -> Router {
+    router_with_limits(service, keys, realtime::Limits::default())
+}
+
+/// As [`router`], with the given limits on WebSocket clients.
+pub fn router_with_limits(
+    service: TrainerService,
+    keys: Arc<KeyRing>,
+    realtime_limits: realtime::Limits,
+) -> Router {
     let state = AppState {
         schema: build_schema(service),
         keys,
     };
+    let realtime = Realtime::new(state.schema.clone(), state.keys.clone(), realtime_limits);
     Router::new()
         .route("/graphql", post(graphql))
         .with_state(state)
+        .merge(realtime::routes(realtime))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             appsync::request_error(

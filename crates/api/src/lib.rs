@@ -6,8 +6,9 @@ pub mod graphql;
 pub mod http;
 pub mod keys;
 pub mod limits;
-mod nulls;
+pub mod nulls;
+pub mod realtime;
 
 pub use graphql::{build_schema, sdl, TrainersSchema};
-pub use http::router;
+pub use http::{router, router_with_limits};
 pub use keys::{KeyRing, KeyStore};

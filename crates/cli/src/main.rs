@@ -1,4 +1,8 @@
-//! `trainers`: serve the Trainers API, manage its API keys, print its schema.
+//! `trainers`: serve the Trainers API, manage its API keys, print its schema, make its
+//! DynamoDB table, export and import its trainers.
+
+mod stores;
+mod transfer;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,7 +13,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use trainers_api::keys::{self, KeyRing, KeyStore};
 use trainers_core::TrainerService;
-use trainers_store_embedded::EmbeddedStore;
+
+use stores::{StoreArgs, TableCommand};
+use transfer::{ExportArgs, ImportArgs};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +46,13 @@ enum Command {
     ApiKey(ApiKeyCommand),
     /// Print the GraphQL schema the server serves.
     Schema,
+    /// Make the DynamoDB table (for a local DynamoDB-compatible server, or AWS).
+    #[command(subcommand)]
+    Table(TableCommand),
+    /// Write every trainer to stdout as JSON lines.
+    Export(ExportArgs),
+    /// Add the trainers of a JSON lines file (as `export` writes it) to the store.
+    Import(ImportArgs),
 }
 
 #[derive(clap::Args)]
@@ -51,6 +64,9 @@ struct ServeArgs {
     /// An API key accepted besides the stored ones (repeatable; never expires).
     #[arg(long = "api-key", env = "TRAINERS_API_KEY", value_delimiter = ',')]
     api_keys: Vec<String>,
+
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Subcommand)]
@@ -72,12 +88,17 @@ enum ApiKeyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Log lines are written by a background thread, off the request path; none is dropped.
+    let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(log_writer)
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(&cli.data_dir, args),
@@ -86,6 +107,9 @@ fn main() -> ExitCode {
             print!("{}", trainers_api::sdl());
             Ok(())
         }
+        Command::Table(cmd) => block_on(stores::table(cmd)),
+        Command::Export(args) => block_on(transfer::export(args, &cli.data_dir)),
+        Command::Import(args) => block_on(transfer::import(args, &cli.data_dir)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,6 +167,13 @@ fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs a command that needs the async runtime.
+fn block_on(command: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::runtime::Runtime::new()
+        .map_err(|e| format!("cannot start: {e}"))?
+        .block_on(command)
+}
+
 fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
     runtime.block_on(async move {
@@ -157,8 +188,8 @@ fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
                 key.secret
             );
         }
-        let store = EmbeddedStore::open(data_dir).map_err(|e| e.to_string())?;
-        let service = TrainerService::new(Arc::new(store));
+        let store = args.store.open(data_dir).await?;
+        let service = TrainerService::new(store);
         let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
         ring.spawn_refresh(Duration::from_secs(1));
         let listener = tokio::net::TcpListener::bind(args.addr)

@@ -1,6 +1,7 @@
 //! The Trainers domain, free of I/O: what a trainer is, what input is valid, how pages are
 //! addressed, which errors a client can see, the store trait and the service that ties them.
 
+pub mod copy;
 pub mod error;
 pub mod events;
 pub mod model;
@@ -9,6 +10,7 @@ pub mod service;
 pub mod store;
 pub mod validation;
 
+pub use copy::{copy_all, CopyCount};
 pub use error::{Error, ErrorType};
 pub use events::{EventKind, TrainerEvent};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};

@@ -1,0 +1,265 @@
+//! What both protocols share: one connection is a reader (the protocol, which reads the client's
+//! messages and queues answers), a writer (which sends the queue to the socket) and one task per
+//! running operation (which queues its results).
+//!
+//! The queue is bounded. A message waits for room a short while (a burst to a client that reads
+//! is fine); when there is still none, the client has fallen behind, and the writer tells it so
+//! and closes the connection. So a client that stops reading holds one queue of memory for a
+//! moment and slows no one: mutations publish without waiting (the service's broadcast channel),
+//! and every other connection has its own queue and writer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{Request, Response, Value};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use futures::stream::{BoxStream, SplitSink, SplitStream};
+use futures::{FutureExt, SinkExt, StreamExt};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use crate::graphql::TrainersSchema;
+use crate::http::MAX_BODY_BYTES;
+
+/// WebSocket close codes used by both protocols.
+pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
+pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+
+/// A message for the client.
+#[derive(Debug)]
+pub enum Outgoing {
+    Text(String),
+    /// A close frame; nothing is sent after it.
+    Close(u16, String),
+}
+
+impl Outgoing {
+    pub fn json(value: serde_json::Value) -> Self {
+        Outgoing::Text(value.to_string())
+    }
+
+    fn into_message(self) -> Message {
+        match self {
+            Outgoing::Text(text) => Message::Text(text.into()),
+            Outgoing::Close(code, reason) => Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })),
+        }
+    }
+}
+
+/// The sending side of one connection: a bounded queue in front of its writer.
+#[derive(Clone)]
+pub struct Outbox {
+    queue: mpsc::Sender<Outgoing>,
+    fell_behind: Arc<Notify>,
+    wait: Duration,
+}
+
+impl Outbox {
+    /// Queues a message, waiting a short while for room. `false` when the connection is closing,
+    /// or when the queue stayed full: then the writer tells the client and closes the connection.
+    pub async fn send(&self, message: Outgoing) -> bool {
+        match tokio::time::timeout(self.wait, self.queue.send(message)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                self.fell_behind.notify_one();
+                false
+            }
+        }
+    }
+}
+
+/// The socket settings of both protocols: messages as large as an HTTP request may be, and a
+/// small read buffer, so that idle connections cost little.
+pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_BODY_BYTES)
+        .max_frame_size(MAX_BODY_BYTES)
+        .read_buffer_size(4096)
+}
+
+/// Runs one connection until either side ends it. `protocol` reads the client's messages and
+/// answers through the outbox; when it returns, what it queued last (a close frame, say) is
+/// still sent. `too_slow` is what a client that fell behind is sent before the connection
+/// closes.
+pub async fn run<P, F>(
+    socket: WebSocket,
+    limits: &super::Limits,
+    too_slow: Vec<Outgoing>,
+    protocol: P,
+) where
+    P: FnOnce(SplitStream<WebSocket>, Outbox) -> F,
+    F: Future<Output = ()>,
+{
+    let (sink, incoming) = socket.split();
+    let (queue, pending) = mpsc::channel(limits.outgoing_queue.max(1));
+    let fell_behind = Arc::new(Notify::new());
+    let outbox = Outbox {
+        queue,
+        fell_behind: fell_behind.clone(),
+        wait: limits.queue_wait,
+    };
+    let writer = write(
+        sink,
+        pending,
+        fell_behind,
+        too_slow,
+        limits.farewell_timeout,
+    );
+    tokio::pin!(writer);
+    tokio::select! {
+        () = &mut writer => {}
+        () = protocol(incoming, outbox) => {
+            // The protocol's outbox and operations are gone: the writer ends once it has sent
+            // what they queued.
+            let _ = tokio::time::timeout(limits.farewell_timeout, writer).await;
+        }
+    }
+}
+
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut pending: mpsc::Receiver<Outgoing>,
+    fell_behind: Arc<Notify>,
+    too_slow: Vec<Outgoing>,
+    farewell_timeout: Duration,
+) {
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = fell_behind.notified() => break,
+            message = pending.recv() => match message {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        let closes = matches!(message, Outgoing::Close(..));
+        tokio::select! {
+            biased;
+            () = fell_behind.notified() => break,
+            sent = sink.send(message.into_message()) => {
+                if sent.is_err() || closes {
+                    return;
+                }
+            }
+        }
+    }
+    // The client fell behind: what is queued is dropped, and it is told, if it reads again soon.
+    tracing::info!("a WebSocket client fell behind and was disconnected");
+    let farewell = async {
+        for message in too_slow {
+            sink.send(message.into_message()).await?;
+        }
+        Ok::<_, axum::Error>(())
+    };
+    let _ = tokio::time::timeout(farewell_timeout, farewell).await;
+}
+
+/// The operations running on one connection, by the client's id. Dropping it stops them all.
+pub struct Operations {
+    running: HashMap<String, JoinHandle<()>>,
+}
+
+impl Operations {
+    pub fn new() -> Self {
+        Operations {
+            running: HashMap::new(),
+        }
+    }
+
+    /// How many are still running.
+    pub fn count(&mut self) -> usize {
+        self.running.retain(|_, task| !task.is_finished());
+        self.running.len()
+    }
+
+    pub fn is_running(&mut self, id: &str) -> bool {
+        self.running.get(id).is_some_and(|task| !task.is_finished())
+    }
+
+    pub fn insert(&mut self, id: String, task: JoinHandle<()>) {
+        if let Some(old) = self.running.insert(id, task) {
+            old.abort();
+        }
+    }
+
+    pub fn stop(&mut self, id: &str) {
+        if let Some(task) = self.running.remove(id) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Operations {
+    fn drop(&mut self) {
+        self.running.values().for_each(JoinHandle::abort);
+    }
+}
+
+/// A response with no data at all: the operation failed as a whole.
+pub fn failed(response: &Response) -> bool {
+    response.data == Value::Null && !response.errors.is_empty()
+}
+
+/// An operation, run up to its first wait.
+pub enum Started {
+    /// It failed at once (it did not parse or validate, say): its response, and nothing runs.
+    Failed(Response),
+    /// It runs: its first response if it had one at once, and the rest to come.
+    Running(Option<Response>, BoxStream<'static, Response>),
+}
+
+/// Starts `request` and runs it until it first waits. A subscription is then listening for
+/// events, so that every mutation the client makes after hearing that it started reaches it.
+pub fn start(schema: &TrainersSchema, request: Request) -> Started {
+    let mut stream = schema.execute_stream(request);
+    match stream.next().now_or_never() {
+        Some(Some(response)) if failed(&response) => Started::Failed(response),
+        Some(Some(response)) => Started::Running(Some(response), stream),
+        Some(None) => Started::Running(None, futures::stream::empty().boxed()),
+        None => Started::Running(None, stream),
+    }
+}
+
+/// How a protocol frames an operation's results.
+#[derive(Clone, Copy)]
+pub struct Framing {
+    pub result: fn(&str, &Response) -> Outgoing,
+    pub complete: fn(&str) -> Outgoing,
+}
+
+/// Sends an operation's responses, then its completion, through the outbox. Stops when the
+/// connection closes or falls behind.
+pub fn forward(
+    id: String,
+    first: Option<Response>,
+    mut rest: BoxStream<'static, Response>,
+    outbox: Outbox,
+    framing: Framing,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Some(response) = first {
+            if !outbox.send((framing.result)(&id, &response)).await {
+                return;
+            }
+        }
+        while let Some(response) = rest.next().await {
+            if !outbox.send((framing.result)(&id, &response)).await {
+                return;
+            }
+        }
+        outbox.send((framing.complete)(&id)).await;
+    })
+}
+
+/// The value of `name` in a JSON object, matching the name as HTTP matches header names.
+pub fn header<'a>(object: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    object
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.as_str())
+}

@@ -1,0 +1,1 @@
+//! Reference programs for `bench/run.sh`; see the binaries.

@@ -1,0 +1,448 @@
+//! AWS AppSync in front of the Lambda resolver, simulated in this process: a [`Target`] that runs
+//! the Lambda handler as AppSync runs it.
+//!
+//! - The schema is built at run time (async-graphql's dynamic schema) from
+//!   `graphql/schema.graphql`, the file the CDK app deploys, so a query is validated against the
+//!   deployed schema, not against the local server's.
+//! - Every root field of `Query` and `Mutation` is resolved as the deployed resolver
+//!   (`infra/resolvers/trainers.js`) resolves it: its request handler builds the direct-resolver
+//!   event (arguments as given, `identity` null for an API key, `source` null, `info` with
+//!   `fieldName`, `parentTypeName`, `variables`, `selectionSetList`, `selectionSetGraphQL`,
+//!   `stash` {}), the Lambda handler answers `{data, errorType, errorMessage}`, and its response
+//!   handler raises `util.error(errorMessage, errorType)` when `errorType` is set, else returns
+//!   `data`.
+//! - Nested fields read the returned JSON by field name, as AppSync's default resolution does.
+//! - The response is written in AppSync's shape (`trainers_api::appsync`), with the GraphQL
+//!   spec's null propagation (`trainers_api::nulls`).
+
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::dynamic::{
+    Enum, Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Scalar, Schema,
+    SchemaBuilder, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
+};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::{
+    BaseType, Selection, SelectionSet, ServiceDocument, Type, TypeKind, TypeSystemDefinition,
+};
+use async_graphql::{
+    ErrorExtensions, PathSegment, QueryPathNode, QueryPathSegment, ServerResult, Variables,
+};
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+use trainers_core::{Timestamp, TrainerService, TrainerStore};
+
+use crate::target::{GraphqlResponse, Target};
+
+/// The schema AppSync serves, as deployed by the CDK app.
+pub const APPSYNC_SCHEMA: &str = include_str!("../../../graphql/schema.graphql");
+
+/// Whether a string is a valid value of a scalar.
+type ScalarCheck = fn(&str) -> bool;
+
+/// The scalars AppSync declares itself, with the values it accepts.
+const APPSYNC_SCALARS: &[(&str, ScalarCheck)] =
+    &[("AWSDateTime", |s| Timestamp::parse_rfc3339(s).is_some())];
+
+/// What the simulated AppSync sends to the function: one event, one answer, as the Lambda
+/// runtime would carry them. Every event is also kept, for tests of the events themselves.
+#[derive(Clone)]
+pub struct Lambda {
+    service: TrainerService,
+    events: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Lambda {
+    async fn invoke(&self, event: Value) -> Value {
+        if let Ok(mut events) = self.events.lock() {
+            events.push(event.clone());
+        }
+        trainers_lambda::handle(&self.service, event).await
+    }
+}
+
+/// AppSync with the Lambda data source on every field of `Query` and `Mutation`.
+pub struct AppSyncSim {
+    schema: Schema,
+    lambda: Lambda,
+    /// What the store needs kept alive (its temporary directory, its table).
+    _guard: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl AppSyncSim {
+    /// The simulated API over the Lambda handler on `store`.
+    pub fn new(store: Arc<dyn TrainerStore>, guard: Option<Box<dyn Any + Send + Sync>>) -> Self {
+        let lambda = Lambda {
+            service: TrainerService::new(store),
+            events: Arc::default(),
+        };
+        let schema = build_schema(APPSYNC_SCHEMA, &lambda).expect("graphql/schema.graphql builds");
+        AppSyncSim {
+            schema,
+            lambda,
+            _guard: guard,
+        }
+    }
+
+    /// The events the function received so far, in order.
+    pub fn events(&self) -> Vec<Value> {
+        self.lambda
+            .events
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
+    /// The schema's SDL, as this simulator serves it.
+    pub fn sdl(&self) -> String {
+        self.schema.sdl()
+    }
+}
+
+#[async_trait]
+impl Target for AppSyncSim {
+    async fn graphql(&self, query: &str, variables: Value) -> GraphqlResponse {
+        let request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
+        let response = self.schema.execute(request).await;
+        GraphqlResponse(trainers_api::appsync::response_json(&response))
+    }
+}
+
+/// The dynamic schema of an AppSync SDL document, resolved through `lambda`.
+pub fn build_schema(sdl: &str, lambda: &Lambda) -> Result<Schema, String> {
+    let doc: ServiceDocument =
+        async_graphql::parser::parse_schema(sdl).map_err(|e| e.to_string())?;
+    let (mut query, mut mutation, mut subscription) = ("Query", None, None);
+    for def in &doc.definitions {
+        if let TypeSystemDefinition::Schema(s) = def {
+            if let Some(q) = &s.node.query {
+                query = q.node.as_str();
+            }
+            mutation = s.node.mutation.as_ref().map(|m| m.node.as_str());
+            subscription = s.node.subscription.as_ref().map(|m| m.node.as_str());
+        }
+    }
+    let mut builder: SchemaBuilder = Schema::build(query, mutation, subscription);
+    for (name, valid) in APPSYNC_SCALARS {
+        let valid = *valid;
+        builder = builder.register(Scalar::new(*name).validator(move |v| match v {
+            async_graphql::Value::String(s) => valid(s),
+            _ => false,
+        }));
+    }
+    for def in &doc.definitions {
+        let TypeSystemDefinition::Type(ty) = def else {
+            continue;
+        };
+        let name = ty.node.name.node.as_str();
+        match &ty.node.kind {
+            TypeKind::Enum(e) => {
+                builder = builder.register(
+                    Enum::new(name).items(e.values.iter().map(|v| v.node.value.node.to_string())),
+                );
+            }
+            TypeKind::Scalar => builder = builder.register(Scalar::new(name)),
+            TypeKind::Object(obj) if Some(name) == subscription => {
+                let mut object = Subscription::new(name);
+                for f in &obj.fields {
+                    let mut field = SubscriptionField::new(
+                        f.node.name.node.as_str(),
+                        type_ref(&f.node.ty.node),
+                        |_| {
+                            SubscriptionFieldFuture::new(async {
+                                Err::<
+                                    futures::stream::Empty<
+                                        async_graphql::Result<FieldValue<'static>>,
+                                    >,
+                                    _,
+                                >(async_graphql::Error::new(
+                                    "AppSync delivers subscriptions itself; no resolver runs",
+                                ))
+                            })
+                        },
+                    );
+                    for arg in &f.node.arguments {
+                        field = field.argument(input_value(&arg.node));
+                    }
+                    object = object.field(field);
+                }
+                builder = builder.register(object);
+            }
+            TypeKind::Object(obj) => {
+                let root = name == query || Some(name) == mutation;
+                let mut object = Object::new(name);
+                for f in &obj.fields {
+                    let field_name = f.node.name.node.to_string();
+                    let ty = type_ref(&f.node.ty.node);
+                    let mut field = if root {
+                        let lambda = lambda.clone();
+                        let parent = name.to_string();
+                        Field::new(field_name, ty, move |ctx| {
+                            let lambda = lambda.clone();
+                            let parent = parent.clone();
+                            FieldFuture::new(async move { invoke(&lambda, &parent, ctx).await })
+                        })
+                    } else {
+                        let key = field_name.clone();
+                        Field::new(field_name, ty, move |ctx| {
+                            FieldFuture::Value(read_field(&ctx, &key))
+                        })
+                    };
+                    for arg in &f.node.arguments {
+                        field = field.argument(input_value(&arg.node));
+                    }
+                    object = object.field(field);
+                }
+                builder = builder.register(object);
+            }
+            other => return Err(format!("{name}: a {other:?} is not simulated")),
+        }
+    }
+    builder
+        .limit_depth(trainers_api::graphql::MAX_DEPTH)
+        .extension(trainers_api::nulls::SpecNulls)
+        .extension(ErrorPaths)
+        .finish()
+        .map_err(|e| e.to_string())
+}
+
+fn type_ref(ty: &Type) -> TypeRef {
+    let base = match &ty.base {
+        BaseType::Named(name) => TypeRef::Named(name.to_string().into()),
+        BaseType::List(inner) => TypeRef::List(Box::new(type_ref(inner))),
+    };
+    if ty.nullable {
+        base
+    } else {
+        TypeRef::NonNull(Box::new(base))
+    }
+}
+
+fn input_value(def: &async_graphql::parser::types::InputValueDefinition) -> InputValue {
+    let arg = InputValue::new(def.name.node.as_str(), type_ref(&def.ty.node));
+    match &def.default_value {
+        Some(v) => arg.default_value(v.node.clone()),
+        None => arg,
+    }
+}
+
+/// A root field: the event to the function, and the response handler on its answer.
+async fn invoke<'a>(
+    lambda: &Lambda,
+    parent: &str,
+    ctx: ResolverContext<'a>,
+) -> async_graphql::Result<Option<FieldValue<'a>>> {
+    let event = event(parent, &ctx);
+    let result = lambda.invoke(event).await;
+    // The response handler of infra/resolvers/trainers.js.
+    if let Some(error_type) = result["errorType"].as_str().filter(|t| !t.is_empty()) {
+        let message = result["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let error_type = error_type.to_string();
+        return Err(async_graphql::Error::new(message)
+            .extend_with(|_, ext| ext.set("errorType", error_type)));
+    }
+    Ok(field_value(result["data"].clone()))
+}
+
+/// The direct-resolver event AppSync builds for this field (through the resolver's request
+/// handler, which leaves the request headers out).
+fn event(parent: &str, ctx: &ResolverContext<'_>) -> Value {
+    let mut arguments = Map::new();
+    for (name, value) in ctx.args.iter() {
+        if given(ctx, name.as_str()) {
+            arguments.insert(
+                name.to_string(),
+                value.as_value().clone().into_json().unwrap_or(Value::Null),
+            );
+        }
+    }
+    let variables: Map<String, Value> = ctx
+        .query_env
+        .variables
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone().into_json().unwrap_or(Value::Null)))
+        .collect();
+    let mut list = Vec::new();
+    selection_list(ctx.field(), "", &mut list);
+    json!({
+        "arguments": arguments,
+        "identity": null,
+        "source": null,
+        "info": {
+            "fieldName": ctx.item.node.name.node.as_str(),
+            "parentTypeName": parent,
+            "variables": variables,
+            "selectionSetList": list,
+            "selectionSetGraphQL": selection_graphql(&ctx.item.node.selection_set.node),
+        },
+        "stash": {},
+    })
+}
+
+/// Whether the client gave this argument. One bound to a variable that the request left out
+/// (with no default) was not given: AppSync leaves it out of `arguments`.
+fn given(ctx: &ResolverContext<'_>, argument: &str) -> bool {
+    let Some((_, value)) = ctx
+        .item
+        .node
+        .arguments
+        .iter()
+        .find(|(n, _)| n.node == argument)
+    else {
+        // Not in the query: present only through a schema default.
+        return true;
+    };
+    match &value.node {
+        async_graphql_value::Value::Variable(var) => {
+            ctx.query_env.variables.contains_key(var)
+                || ctx
+                    .query_env
+                    .operation
+                    .node
+                    .variable_definitions
+                    .iter()
+                    .any(|d| d.node.name.node == *var && d.node.default_value.is_some())
+        }
+        _ => true,
+    }
+}
+
+/// `selectionSetList`: every selected field's path by name (not alias), parents first.
+fn selection_list(field: async_graphql::SelectionField<'_>, prefix: &str, out: &mut Vec<String>) {
+    for f in field.selection_set() {
+        if f.name().starts_with("__") {
+            continue;
+        }
+        let path = if prefix.is_empty() {
+            f.name().to_string()
+        } else {
+            format!("{prefix}/{}", f.name())
+        };
+        if !out.contains(&path) {
+            out.push(path.clone());
+        }
+        selection_list(f, &path, out);
+    }
+}
+
+/// `selectionSetGraphQL`: the selection set as GraphQL text (fragment spreads left as spreads).
+fn selection_graphql(set: &SelectionSet) -> String {
+    let mut out = String::new();
+    print_set(set, 0, &mut out);
+    out
+}
+
+fn print_set(set: &SelectionSet, indent: usize, out: &mut String) {
+    if set.items.is_empty() {
+        return;
+    }
+    out.push_str("{\n");
+    for item in &set.items {
+        out.push_str(&"  ".repeat(indent + 1));
+        match &item.node {
+            Selection::Field(f) => {
+                if let Some(alias) = &f.node.alias {
+                    out.push_str(&format!("{}: ", alias.node));
+                }
+                out.push_str(f.node.name.node.as_str());
+                if !f.node.arguments.is_empty() {
+                    let args: Vec<String> = f
+                        .node
+                        .arguments
+                        .iter()
+                        .map(|(n, v)| format!("{}: {}", n.node, v.node))
+                        .collect();
+                    out.push_str(&format!("({})", args.join(", ")));
+                }
+                if !f.node.selection_set.node.items.is_empty() {
+                    out.push(' ');
+                    print_set(&f.node.selection_set.node, indent + 1, out);
+                }
+            }
+            Selection::FragmentSpread(s) => {
+                out.push_str(&format!("...{}", s.node.fragment_name.node));
+            }
+            Selection::InlineFragment(fragment) => {
+                out.push_str("...");
+                if let Some(cond) = &fragment.node.type_condition {
+                    out.push_str(&format!(" on {}", cond.node.on.node));
+                }
+                out.push(' ');
+                print_set(&fragment.node.selection_set.node, indent + 1, out);
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&"  ".repeat(indent));
+    out.push('}');
+}
+
+/// A nested field: the value of the same name in the parent's JSON.
+fn read_field<'a>(ctx: &ResolverContext<'a>, key: &str) -> Option<FieldValue<'a>> {
+    let parent = ctx.parent_value.downcast_ref::<Value>()?;
+    field_value(parent.get(key)?.clone())
+}
+
+/// JSON as the dynamic schema resolves it: objects stay JSON for their own fields to read.
+fn field_value(v: Value) -> Option<FieldValue<'static>> {
+    match v {
+        Value::Null => None,
+        Value::Object(_) => Some(FieldValue::owned_any(v)),
+        Value::Array(items) => Some(FieldValue::list(
+            items
+                .into_iter()
+                .map(|i| field_value(i).unwrap_or(FieldValue::NULL)),
+        )),
+        scalar => Some(FieldValue::value(
+            async_graphql::Value::from_json(scalar).unwrap_or(async_graphql::Value::Null),
+        )),
+    }
+}
+
+/// Gives a resolver's error the path of its field, as AppSync writes it (the dynamic schema
+/// leaves it empty). Registered after `SpecNulls`, so it runs first on the way out.
+struct ErrorPaths;
+
+impl ExtensionFactory for ErrorPaths {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorPaths)
+    }
+}
+
+#[async_trait]
+impl Extension for ErrorPaths {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<async_graphql::Value>> {
+        let node = info.path_node;
+        next.run(ctx, info).await.map_err(|mut e| {
+            if e.path.is_empty() {
+                e.path = path_of(node);
+            }
+            e
+        })
+    }
+}
+
+fn path_of(node: &QueryPathNode<'_>) -> Vec<PathSegment> {
+    let mut path = Vec::new();
+    let mut current = Some(node);
+    while let Some(n) = current {
+        path.push(match n.segment {
+            QueryPathSegment::Name(name) => PathSegment::Field(name.to_string()),
+            QueryPathSegment::Index(i) => PathSegment::Index(i),
+        });
+        current = n.parent;
+    }
+    path.reverse();
+    path
+}

@@ -1,0 +1,158 @@
+//! The shared suites against the DynamoDB store, on two DynamoDB-compatible servers that catch
+//! different mistakes: dynalite and moto_server. `make test` starts both on loopback and passes
+//! their endpoints in `TRAINERS_TEST_DYNALITE` and `TRAINERS_TEST_MOTO`; without them every test
+//! here fails and says so. Each test has a fresh table of its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use trainers_conformance::server::embedded_store;
+use trainers_conformance::store_suite::trainer;
+use trainers_conformance::TestServer;
+use trainers_core::copy::for_each_page;
+use trainers_core::{copy_all, CopyCount, Specialty, Trainer, TrainerId, TrainerStore};
+use trainers_store_dynamodb::{create_table, local_client, DynamoStore};
+
+/// A store on a new, uniquely named table of the server whose endpoint is in `var`.
+async fn fresh_store(var: &str) -> Arc<DynamoStore> {
+    let endpoint = std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: run `make test`, which installs and starts dynalite and \
+             moto_server (or scripts/dynamodb-servers.sh cargo test ...)"
+        )
+    });
+    let client = local_client(&endpoint);
+    let table = format!("trainers-test-{}", TrainerId::generate());
+    if let Err(e) = create_table(&client, &table).await {
+        panic!("cannot create table {table} at {endpoint} ({var}): {e}");
+    }
+    Arc::new(DynamoStore::new(client, table, None))
+}
+
+macro_rules! on_server {
+    ($server:ident, $var:literal) => {
+        mod $server {
+            use super::*;
+
+            async fn store() -> (Arc<dyn TrainerStore>, ()) {
+                (fresh_store($var).await, ())
+            }
+
+            async fn server() -> TestServer {
+                TestServer::start(fresh_store($var).await).await
+            }
+
+            mod store {
+                trainers_conformance::store_suite!(super::store);
+            }
+
+            mod graphql {
+                trainers_conformance::graphql_suite!(super::server);
+            }
+
+            mod http {
+                trainers_conformance::http_suite!(super::server);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn round_trip_embedded_to_dynamodb_and_back() {
+                super::round_trip($var).await;
+            }
+        }
+    };
+}
+
+on_server!(dynalite, "TRAINERS_TEST_DYNALITE");
+on_server!(moto, "TRAINERS_TEST_MOTO");
+
+const ROUND_TRIP_TRAINERS: usize = 250;
+
+async fn all_by_id(store: &dyn TrainerStore) -> HashMap<TrainerId, Trainer> {
+    let mut all = HashMap::new();
+    for_each_page(store, |page| {
+        for t in page {
+            assert!(all.insert(t.id.clone(), t).is_none(), "listed twice");
+        }
+        Ok(())
+    })
+    .await
+    .expect("list");
+    all
+}
+
+async fn count_of(store: &dyn TrainerStore, specialty: Specialty) -> usize {
+    let mut n = 0;
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = store
+            .list(Some(specialty), after.as_deref(), 100)
+            .await
+            .expect("list");
+        n += page.items.len();
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return n,
+        }
+    }
+}
+
+/// Trainers made in an embedded store (some updated, some without specialty), copied to
+/// DynamoDB, listed there with equal counts and fields, and copied back to a new embedded store.
+async fn round_trip(var: &str) {
+    let mut made: Vec<Trainer> = (0..ROUND_TRIP_TRAINERS)
+        .map(|n| trainer(n, Specialty::ALL.get(n % 5).copied()))
+        .collect();
+    for (n, t) in made.iter_mut().enumerate() {
+        t.version = 1 + (n % 4) as i64;
+        t.updated_at = trainers_core::Timestamp::from_millis(t.created_at.millis() + n as i64);
+    }
+    let (embedded, _dir) = embedded_store();
+    embedded.insert_many(&made).await.expect("insert_many");
+    let want: HashMap<TrainerId, Trainer> =
+        made.iter().map(|t| (t.id.clone(), t.clone())).collect();
+
+    let dynamo = fresh_store(var).await;
+    let started = Instant::now();
+    let mut reported = 0;
+    let there = copy_all(embedded.as_ref(), dynamo.as_ref(), |n| reported = n)
+        .await
+        .expect("copy to DynamoDB");
+    let to_dynamo = started.elapsed();
+    assert_eq!(
+        (there, reported),
+        (
+            CopyCount {
+                copied: ROUND_TRIP_TRAINERS as u64,
+                skipped: 0
+            },
+            ROUND_TRIP_TRAINERS as u64
+        )
+    );
+    assert_eq!(all_by_id(dynamo.as_ref()).await, want, "equal in DynamoDB");
+    for s in Specialty::ALL {
+        assert_eq!(
+            count_of(dynamo.as_ref(), s).await,
+            made.iter().filter(|t| t.specialty == Some(s)).count(),
+            "{s}"
+        );
+    }
+    let again = copy_all(embedded.as_ref(), dynamo.as_ref(), |_| {})
+        .await
+        .expect("copy again");
+    assert_eq!(again.copied, 0, "a second copy overwrites nothing");
+
+    let (back, _back_dir) = embedded_store();
+    let started = Instant::now();
+    let home = copy_all(dynamo.as_ref(), back.as_ref(), |_| {})
+        .await
+        .expect("copy back");
+    let to_embedded = started.elapsed();
+    assert_eq!(home.copied, ROUND_TRIP_TRAINERS as u64);
+    assert_eq!(all_by_id(back.as_ref()).await, want, "equal back home");
+    println!(
+        "round trip on {var}: {} trainers, embedded -> DynamoDB {:?} ({} copied, then {} skipped \
+         on a second copy), DynamoDB -> embedded {:?}, fields equal both ways",
+        ROUND_TRIP_TRAINERS, to_dynamo, there.copied, again.skipped, to_embedded
+    );
+}

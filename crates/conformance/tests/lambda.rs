@@ -1,0 +1,141 @@
+//! The GraphQL suite through the Lambda resolver behind a simulated AppSync
+//! (`trainers_conformance::appsync_sim`): on the DynamoDB store against dynalite (a fresh table
+//! per test), and on the embedded store. Also the events themselves, as AppSync builds them.
+//!
+//! The DynamoDB cases need dynalite: run them under `scripts/dynamodb-servers.sh`, which sets
+//! `TRAINERS_TEST_DYNALITE` (`make test` does).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use trainers_conformance::appsync_sim::AppSyncSim;
+use trainers_conformance::graphql_suite;
+use trainers_conformance::server::embedded_store;
+use trainers_conformance::Target;
+use trainers_store_dynamodb::{create_table, local_client, DynamoStore};
+
+async fn on_embedded() -> AppSyncSim {
+    let (store, dir) = embedded_store();
+    AppSyncSim::new(store, Some(Box::new(dir)))
+}
+
+/// A fresh table on dynalite, the Lambda's store on it.
+async fn on_dynalite() -> AppSyncSim {
+    static TABLES: AtomicUsize = AtomicUsize::new(0);
+    let endpoint = std::env::var("TRAINERS_TEST_DYNALITE").expect(
+        "TRAINERS_TEST_DYNALITE is not set: run under scripts/dynamodb-servers.sh (make test does)",
+    );
+    let client = local_client(&endpoint);
+    let table = format!(
+        "trainers-lambda-{}-{}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::Relaxed)
+    );
+    create_table(&client, &table)
+        .await
+        .expect("a fresh table on dynalite");
+    AppSyncSim::new(Arc::new(DynamoStore::new(client, table, None)), None)
+}
+
+mod dynalite {
+    super::graphql_suite!(super::on_dynalite);
+}
+
+mod embedded {
+    super::graphql_suite!(super::on_embedded);
+}
+
+/// The one event of a request, after it ran.
+async fn event_of(query: &str, variables: Value) -> (Value, Value) {
+    let sim = on_embedded().await;
+    let made = sim
+        .graphql(
+            "mutation { createTrainer(firstName: \"Ann\", lastName: \"Lee\", age: 40, specialty: BODYBUILDING) { id } }",
+            json!({}),
+        )
+        .await;
+    let id = made.ok()["createTrainer"]["id"].clone();
+    let mut variables = variables;
+    if let Some(vars) = variables.as_object_mut() {
+        if vars.contains_key("id") {
+            vars.insert("id".into(), id);
+        }
+    }
+    let resp = sim.graphql(query, variables).await;
+    let events = sim.events();
+    assert_eq!(events.len(), 2, "one event per root field: {events:?}");
+    (events[1].clone(), resp.0)
+}
+
+#[tokio::test]
+async fn events_are_built_as_appsync_builds_them() {
+    let (event, resp) = event_of(
+        "mutation Up($id: ID!, $age: Int, $s: Specialty, $first: String) {
+            updateTrainers(id: $id, age: $age, specialty: $s, firstName: $first) {
+                id ... on Trainers { age } specialty nick: lastName
+            }
+        }",
+        json!({ "id": "", "age": 41, "s": null }),
+    )
+    .await;
+    assert!(resp.get("errors").is_none(), "{resp}");
+    let id = resp["data"]["updateTrainers"]["id"].clone();
+    // `firstName` is bound to a variable the request left out: not given, so not in arguments.
+    // `specialty` is given as null: present, as null (it clears the specialty).
+    assert_eq!(
+        event["arguments"],
+        json!({ "id": id, "age": 41, "specialty": null })
+    );
+    assert_eq!(event["identity"], Value::Null, "API key: no identity");
+    assert_eq!(event["source"], Value::Null);
+    assert_eq!(event["stash"], json!({}));
+    assert_eq!(event["info"]["fieldName"], "updateTrainers");
+    assert_eq!(event["info"]["parentTypeName"], "Mutation");
+    assert_eq!(
+        event["info"]["variables"],
+        json!({ "id": id, "age": 41, "s": null })
+    );
+    assert_eq!(
+        event["info"]["selectionSetList"],
+        json!(["id", "age", "specialty", "lastName"])
+    );
+    assert_eq!(
+        event["info"]["selectionSetGraphQL"],
+        "{\n  id\n  ... on Trainers {\n    age\n  }\n  specialty\n  nick: lastName\n}"
+    );
+    assert_eq!(resp["data"]["updateTrainers"]["specialty"], Value::Null);
+    assert_eq!(resp["data"]["updateTrainers"]["nick"], "Lee");
+}
+
+#[tokio::test]
+async fn nested_selections_are_listed_with_their_paths() {
+    let (event, resp) = event_of(
+        "{ allTrainers(limit: 5) { items { id firstName } nextToken } }",
+        json!({}),
+    )
+    .await;
+    assert!(resp.get("errors").is_none(), "{resp}");
+    assert_eq!(event["arguments"], json!({ "limit": 5 }));
+    assert_eq!(event["info"]["parentTypeName"], "Query");
+    assert_eq!(
+        event["info"]["selectionSetList"],
+        json!(["items", "items/id", "items/firstName", "nextToken"])
+    );
+}
+
+#[tokio::test]
+async fn a_query_that_does_not_validate_never_reaches_the_function() {
+    let sim = on_embedded().await;
+    let resp = sim
+        .graphql(
+            "mutation { createTrainer(firstName: \"A\", lastName: \"B\", age: \"old\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(resp.error_types(), ["ValidationError"], "{}", resp.0);
+    assert!(
+        sim.events().is_empty(),
+        "AppSync refuses it before any resolver"
+    );
+}

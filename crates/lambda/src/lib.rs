@@ -1,0 +1,211 @@
+//! The AppSync direct Lambda resolver of the Trainers API.
+//!
+//! [`handle`] takes one AppSync direct-resolver event (or, for AppSync's batch invoke, an array
+//! of them), runs the operation named by `info.parentTypeName` and `info.fieldName` on the
+//! [`TrainerService`], and answers `{"data": ..., "errorType": ..., "errorMessage": ...}`.
+//!
+//! AppSync replaces the error type of an error a Lambda raises with `Lambda:Unhandled`, so the
+//! function never fails: it returns the contract's `errorType` beside `data`, and the resolver's
+//! APPSYNC_JS response handler (`infra/resolvers/trainers.js`) raises
+//! `util.error(errorMessage, errorType)` when one is set.
+
+use futures::future::join_all;
+use serde_json::{json, Map, Value};
+use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
+use trainers_core::{Error, Selection, Specialty, Trainer, TrainerService};
+
+/// The message of an `InternalFailure`: it says nothing of the internals; the log says all.
+pub const INTERNAL_MESSAGE: &str = "An internal error occurred";
+
+/// Handles one event, or a batch (an array of events) into an array of results in order.
+pub async fn handle(service: &TrainerService, event: Value) -> Value {
+    match event {
+        Value::Array(events) => {
+            Value::Array(join_all(events.into_iter().map(|e| handle_one(service, e))).await)
+        }
+        event => handle_one(service, event).await,
+    }
+}
+
+/// What one event answers, as the response handler reads it.
+async fn handle_one(service: &TrainerService, event: Value) -> Value {
+    let info = &event["info"];
+    let parent = info["parentTypeName"].as_str().unwrap_or_default();
+    let field = info["fieldName"].as_str().unwrap_or_default();
+    let empty = Map::new();
+    let args = Args(event["arguments"].as_object().unwrap_or(&empty));
+    let selected = selection(&info["selectionSetList"]);
+    let result = match (parent, field) {
+        ("Query", "getTrainer") => get_trainer(service, &args).await,
+        ("Query", "allTrainers") => all_trainers(service, &args).await,
+        ("Mutation", "createTrainer") => create_trainer(service, &args, selected).await,
+        ("Mutation", "updateTrainers") => update_trainers(service, &args, selected).await,
+        ("Mutation", "deleteTrainer") => delete_trainer(service, &args, selected).await,
+        _ => {
+            tracing::error!(
+                parent,
+                field,
+                "an event for a field this function does not resolve"
+            );
+            Err(Error::internal(format!("no resolver for {parent}.{field}")))
+        }
+    };
+    match result {
+        Ok(data) => json!({ "data": data, "errorType": null, "errorMessage": null }),
+        Err(e) => {
+            if let Error::Internal { cause } = &e {
+                tracing::error!(%cause, parent, field, "internal failure");
+            }
+            json!({
+                "data": null,
+                "errorType": e.error_type().as_str(),
+                "errorMessage": e.to_string(),
+            })
+        }
+    }
+}
+
+/// The top-level fields the client selected (`selectionSetList` without nested paths), which
+/// the service hands to its subscribers.
+fn selection(list: &Value) -> Selection {
+    let names: Vec<String> = list
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|f| !f.contains('/'))
+        .map(str::to_string)
+        .collect();
+    Some(names.into())
+}
+
+/// The `arguments` of an event. An argument that is absent was not given; one that is present
+/// and null was given as null (which, for `updateTrainers`' `specialty`, clears it).
+struct Args<'a>(&'a Map<String, Value>);
+
+impl Args<'_> {
+    /// `None` absent, `Some(None)` null, `Some(Some(v))` a value.
+    fn given<T>(
+        &self,
+        name: &'static str,
+        read: impl Fn(&Value) -> Option<T>,
+        expected: &str,
+    ) -> Result<Option<Option<T>>, Error> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(v) => read(v)
+                .map(|t| Some(Some(t)))
+                .ok_or_else(|| Error::validation(name, format!("{name} must be {expected}"))),
+        }
+    }
+
+    fn optional<T>(
+        &self,
+        name: &'static str,
+        read: impl Fn(&Value) -> Option<T>,
+        expected: &str,
+    ) -> Result<Option<T>, Error> {
+        Ok(self.given(name, read, expected)?.flatten())
+    }
+
+    fn required<T>(
+        &self,
+        name: &'static str,
+        read: impl Fn(&Value) -> Option<T>,
+        expected: &str,
+    ) -> Result<T, Error> {
+        self.optional(name, read, expected)?
+            .ok_or_else(|| Error::validation(name, format!("{name} is required")))
+    }
+
+    fn string(&self, name: &'static str) -> Result<String, Error> {
+        self.required(name, read_string, "a string")
+    }
+
+    fn int(&self, name: &'static str) -> Result<Option<i32>, Error> {
+        self.optional(name, read_int, "a 32-bit integer")
+    }
+
+    fn specialty(&self) -> Result<Option<Option<Specialty>>, Error> {
+        self.given("specialty", read_specialty, "a Specialty")
+    }
+}
+
+fn read_string(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+fn read_int(v: &Value) -> Option<i32> {
+    v.as_i64().and_then(|n| i32::try_from(n).ok())
+}
+
+fn read_specialty(v: &Value) -> Option<Specialty> {
+    v.as_str().and_then(|s| s.parse().ok())
+}
+
+fn trainer_json(t: &Trainer) -> Result<Value, Error> {
+    serde_json::to_value(t).map_err(Error::internal)
+}
+
+async fn get_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
+    let id = args.string("id")?;
+    match service.get(&id).await? {
+        Some(t) => trainer_json(&t),
+        None => Ok(Value::Null),
+    }
+}
+
+async fn all_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
+    let req = ListRequest {
+        limit: args.int("limit")?,
+        next_token: args.optional("nextToken", read_string, "a string")?,
+        specialty: args.specialty()?.flatten(),
+    };
+    let page = service.list(req).await?;
+    let items = page
+        .items
+        .iter()
+        .map(trainer_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({ "items": items, "nextToken": page.next_token }))
+}
+
+async fn create_trainer(
+    service: &TrainerService,
+    args: &Args<'_>,
+    selected: Selection,
+) -> Result<Value, Error> {
+    let req = CreateRequest {
+        first_name: args.string("firstName")?,
+        last_name: args.string("lastName")?,
+        age: args.required("age", read_int, "a 32-bit integer")?,
+        specialty: args.specialty()?.flatten(),
+    };
+    trainer_json(&service.create(req, selected).await?)
+}
+
+async fn update_trainers(
+    service: &TrainerService,
+    args: &Args<'_>,
+    selected: Selection,
+) -> Result<Value, Error> {
+    let req = UpdateRequest {
+        id: args.string("id")?,
+        first_name: args.given("firstName", read_string, "a string")?,
+        last_name: args.given("lastName", read_string, "a string")?,
+        age: args.given("age", read_int, "a 32-bit integer")?,
+        specialty: args.specialty()?,
+        expected_version: args.int("expectedVersion")?,
+    };
+    trainer_json(&service.update(req, selected).await?)
+}
+
+async fn delete_trainer(
+    service: &TrainerService,
+    args: &Args<'_>,
+    selected: Selection,
+) -> Result<Value, Error> {
+    let id = args.string("id")?;
+    let expected = args.int("expectedVersion")?;
+    trainer_json(&service.delete(&id, expected, selected).await?)
+}

@@ -1,0 +1,231 @@
+//! Trainers as DynamoDB items, and page positions as DynamoDB keys.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use trainers_core::{Specialty, StoreError, Timestamp, Trainer, TrainerId};
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) const ID: &str = "id";
+pub(crate) const FIRST_NAME: &str = "firstName";
+pub(crate) const LAST_NAME: &str = "lastName";
+pub(crate) const AGE: &str = "age";
+pub(crate) const SPECIALTY: &str = "specialty";
+pub(crate) const CREATED_AT: &str = "createdAt";
+pub(crate) const UPDATED_AT: &str = "updatedAt";
+pub(crate) const VERSION: &str = "version";
+
+/// What an item written by the original tutorial (only id, firstName, lastName, age,
+/// specialty) reads as: created and updated at this instant, at version 1.
+pub const LEGACY_TIMESTAMP: &str = "1970-01-01T00:00:00.000Z";
+pub const LEGACY_VERSION: i64 = 1;
+
+pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+pub(crate) fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+pub(crate) fn to_item(t: &Trainer) -> Item {
+    let mut item = Item::from([
+        (ID.to_string(), s(t.id.as_str())),
+        (FIRST_NAME.to_string(), s(&t.first_name)),
+        (LAST_NAME.to_string(), s(&t.last_name)),
+        (AGE.to_string(), n(t.age)),
+        (CREATED_AT.to_string(), s(t.created_at.to_rfc3339())),
+        (UPDATED_AT.to_string(), s(t.updated_at.to_rfc3339())),
+        (VERSION.to_string(), n(t.version)),
+    ]);
+    if let Some(sp) = t.specialty {
+        item.insert(SPECIALTY.to_string(), s(sp.as_str()));
+    }
+    item
+}
+
+/// Reads an item, giving the fields the original tutorial did not write their defaults:
+/// `createdAt` [`LEGACY_TIMESTAMP`], `updatedAt` the `createdAt`, `version` [`LEGACY_VERSION`].
+/// A `specialty` that is absent or `NULL` is none.
+pub(crate) fn from_item(item: &Item) -> Result<Trainer, StoreError> {
+    let id = string(item, ID)?;
+    let specialty = match item.get(SPECIALTY) {
+        None | Some(AttributeValue::Null(_)) => None,
+        Some(AttributeValue::S(text)) => Some(
+            text.parse::<Specialty>()
+                .map_err(|e| malformed(item, SPECIALTY, &e.to_string()))?,
+        ),
+        Some(_) => return Err(malformed(item, SPECIALTY, "is not a string")),
+    };
+    let age = number(item, AGE)?.ok_or_else(|| malformed(item, AGE, "is missing"))?;
+    let created_at = timestamp(item, CREATED_AT)?.unwrap_or(legacy_timestamp());
+    Ok(Trainer {
+        first_name: string(item, FIRST_NAME)?,
+        last_name: string(item, LAST_NAME)?,
+        age: i32::try_from(age).map_err(|_| malformed(item, AGE, "is out of range"))?,
+        specialty,
+        created_at,
+        updated_at: timestamp(item, UPDATED_AT)?.unwrap_or(created_at),
+        version: number(item, VERSION)?.unwrap_or(LEGACY_VERSION),
+        id: TrainerId::from_stored(id),
+    })
+}
+
+fn legacy_timestamp() -> Timestamp {
+    Timestamp::from_millis(0)
+}
+
+fn string(item: &Item, field: &str) -> Result<String, StoreError> {
+    match item.get(field) {
+        Some(AttributeValue::S(text)) => Ok(text.clone()),
+        Some(_) => Err(malformed(item, field, "is not a string")),
+        None => Err(malformed(item, field, "is missing")),
+    }
+}
+
+fn number(item: &Item, field: &str) -> Result<Option<i64>, StoreError> {
+    match item.get(field) {
+        None => Ok(None),
+        Some(AttributeValue::N(text)) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| malformed(item, field, "is not a whole number")),
+        Some(_) => Err(malformed(item, field, "is not a number")),
+    }
+}
+
+fn timestamp(item: &Item, field: &str) -> Result<Option<Timestamp>, StoreError> {
+    match item.get(field) {
+        None => Ok(None),
+        Some(AttributeValue::S(text)) => Timestamp::parse_rfc3339(text)
+            .map(Some)
+            .ok_or_else(|| malformed(item, field, "is not an RFC 3339 date-time")),
+        Some(_) => Err(malformed(item, field, "is not a string")),
+    }
+}
+
+fn malformed(item: &Item, field: &str, why: &str) -> StoreError {
+    let id = match item.get(ID) {
+        Some(AttributeValue::S(id)) => id.as_str(),
+        _ => "?",
+    };
+    StoreError::Backend(format!("item {id}: attribute {field} {why}"))
+}
+
+/// The key of the table for one id.
+pub(crate) fn key(id: &str) -> Item {
+    Item::from([(ID.to_string(), s(id))])
+}
+
+/// A page position: the DynamoDB key of the last item of the page, as compact JSON
+/// (`{"id":"..."}`). The index's other key attribute, `specialty`, is the filter, which the
+/// page token binds already.
+pub(crate) fn encode_position(id: &TrainerId) -> Vec<u8> {
+    serde_json::json!({ ID: id.as_str() })
+        .to_string()
+        .into_bytes()
+}
+
+/// The id in a position; anything [`encode_position`] did not make is refused.
+pub(crate) fn decode_position(bytes: &[u8]) -> Result<String, StoreError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|_| StoreError::InvalidPosition)?;
+    match value.as_object() {
+        Some(fields) if fields.len() == 1 => match fields.get(ID).and_then(|v| v.as_str()) {
+            Some(id) if !id.is_empty() => Ok(id.to_string()),
+            _ => Err(StoreError::InvalidPosition),
+        },
+        _ => Err(StoreError::InvalidPosition),
+    }
+}
+
+/// The start key of a scan (`specialty` none) or of a query on the index.
+pub(crate) fn start_key(id: String, specialty: Option<Specialty>) -> Item {
+    let mut item = Item::from([(ID.to_string(), s(id))]);
+    if let Some(sp) = specialty {
+        item.insert(SPECIALTY.to_string(), s(sp.as_str()));
+    }
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trainer(specialty: Option<Specialty>) -> Trainer {
+        Trainer {
+            id: TrainerId::generate(),
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+            age: 44,
+            specialty,
+            created_at: Timestamp::from_millis(1_795_988_333_123),
+            updated_at: Timestamp::from_millis(1_795_988_334_456),
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn a_trainer_round_trips_through_its_item() {
+        for sp in [None, Some(Specialty::YouthFitness)] {
+            let t = trainer(sp);
+            let item = to_item(&t);
+            assert_eq!(item.contains_key(SPECIALTY), sp.is_some());
+            assert_eq!(item.get(AGE), Some(&n(44)));
+            assert_eq!(item.get(CREATED_AT), Some(&s("2026-11-29T21:38:53.123Z")));
+            assert_eq!(from_item(&item).ok(), Some(t));
+        }
+    }
+
+    #[test]
+    fn a_tutorial_item_reads_with_the_documented_defaults() {
+        let item = Item::from([
+            (ID.to_string(), s("4f1c7b9e-0000-4000-8000-000000000001")),
+            (FIRST_NAME.to_string(), s("Ann")),
+            (LAST_NAME.to_string(), s("Lee")),
+            (AGE.to_string(), n(30)),
+            (SPECIALTY.to_string(), AttributeValue::Null(true)),
+        ]);
+        let t = from_item(&item).expect("a tutorial item");
+        assert_eq!(t.created_at.to_rfc3339(), LEGACY_TIMESTAMP);
+        assert_eq!(t.updated_at.to_rfc3339(), LEGACY_TIMESTAMP);
+        assert_eq!((t.version, t.specialty, t.age), (LEGACY_VERSION, None, 30));
+    }
+
+    #[test]
+    fn a_malformed_item_is_an_error_not_a_panic() {
+        let mut item = to_item(&trainer(None));
+        item.insert(AGE.to_string(), s("old"));
+        assert!(matches!(from_item(&item), Err(StoreError::Backend(m)) if m.contains("age")));
+        item.insert(AGE.to_string(), n("1e99"));
+        assert!(from_item(&item).is_err());
+        item.insert(AGE.to_string(), n(30));
+        item.insert(SPECIALTY.to_string(), s("YOGA"));
+        assert!(from_item(&item).is_err());
+        item.remove(ID);
+        assert!(from_item(&item).is_err());
+    }
+
+    #[test]
+    fn positions_round_trip_and_garbage_is_refused() {
+        let id = TrainerId::generate();
+        let pos = encode_position(&id);
+        assert_eq!(decode_position(&pos).ok().as_deref(), Some(id.as_str()));
+        for bad in [
+            &b"x"[..],
+            &[0u8; 3][..],
+            &[0xff; 40][..],
+            b"{}",
+            b"{\"id\":\"\"}",
+            b"{\"id\":7}",
+            b"{\"id\":\"a\",\"x\":1}",
+            b"[\"id\"]",
+        ] {
+            assert!(
+                matches!(decode_position(bad), Err(StoreError::InvalidPosition)),
+                "{bad:?}"
+            );
+        }
+    }
+}

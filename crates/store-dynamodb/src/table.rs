@@ -1,0 +1,132 @@
+//! Making the table and waiting until it can serve.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType, TableDescription, TableStatus,
+};
+use aws_sdk_dynamodb::Client;
+use trainers_core::StoreError;
+
+use crate::item::{ID, SPECIALTY};
+use crate::SPECIALTY_INDEX;
+
+/// How long [`create_table`] and [`wait_until_active`] wait for `ACTIVE` (DynamoDB itself
+/// takes seconds to a minute; local servers, no time).
+pub const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Makes the table and its index as documented on the crate (on-demand billing), then waits
+/// until both are `ACTIVE`. A table of that name that exists already is an error.
+pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(SPECIALTY_INDEX)
+        .key_schema(key_element(SPECIALTY, KeyType::Hash)?)
+        .key_schema(key_element(ID, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(StoreError::backend)?;
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute(ID)?)
+        .attribute_definitions(string_attribute(SPECIALTY)?)
+        .key_schema(key_element(ID, KeyType::Hash)?)
+        .global_secondary_indexes(index)
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_resource_in_use_exception() => {
+                StoreError::Backend(format!("the DynamoDB table {name} exists already"))
+            }
+            _ => StoreError::Backend(format!(
+                "cannot create the DynamoDB table {name}: {}",
+                DisplayErrorContext(&e)
+            )),
+        })?;
+    wait_until_active(client, name).await
+}
+
+/// Polls `DescribeTable` until the table and its indexes are `ACTIVE` and checks that the
+/// table has the index the store queries. (The SDK's waiter sleeps 20 s before its first look.)
+pub async fn wait_until_active(client: &Client, name: &str) -> Result<(), StoreError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let table = describe(client, name).await?;
+        if is_active(&table) {
+            return check_index(&table, name);
+        }
+        if started.elapsed() > ACTIVE_TIMEOUT {
+            return Err(StoreError::Backend(format!(
+                "the DynamoDB table {name} is not ACTIVE after {} s",
+                ACTIVE_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+async fn describe(client: &Client, name: &str) -> Result<TableDescription, StoreError> {
+    let out = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_resource_not_found_exception() => StoreError::Backend(format!(
+                "there is no DynamoDB table {name}: make it with `trainers table create --table {name}`"
+            )),
+            _ => StoreError::Backend(format!(
+                "cannot describe the DynamoDB table {name}: {}",
+                DisplayErrorContext(&e)
+            )),
+        })?;
+    out.table
+        .ok_or_else(|| StoreError::Backend(format!("DescribeTable {name} returned no table")))
+}
+
+fn is_active(table: &TableDescription) -> bool {
+    table.table_status == Some(TableStatus::Active)
+        && table
+            .global_secondary_indexes()
+            .iter()
+            .all(|i| i.index_status.is_none() || i.index_status == Some(IndexStatus::Active))
+}
+
+fn check_index(table: &TableDescription, name: &str) -> Result<(), StoreError> {
+    let has_index = table
+        .global_secondary_indexes()
+        .iter()
+        .any(|i| i.index_name() == Some(SPECIALTY_INDEX));
+    if has_index {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(format!(
+            "the DynamoDB table {name} has no index {SPECIALTY_INDEX} (see the table layout in the README)"
+        )))
+    }
+}
+
+fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(StoreError::backend)
+}
+
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(StoreError::backend)
+}

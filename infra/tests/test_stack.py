@@ -1,0 +1,282 @@
+"""The synthesized template: every resource and property the issue asks for, the resolvers of
+all five fields, least-privilege IAM, and the context values."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Capture, Match
+
+from conftest import INFRA, stack_template
+from trainers_infra.stack import FIELDS, INDEX_ACTIONS, RESOLVER_JS, SCHEMA, TABLE_ACTIONS
+
+REPO = INFRA.parent
+
+EXPECTED_TYPES = {
+    "AWS::DynamoDB::Table": 1,
+    "AWS::Lambda::Function": 1,
+    "AWS::Logs::LogGroup": 2,
+    "AWS::IAM::Role": 3,
+    "AWS::IAM::Policy": 1,
+    "AWS::AppSync::GraphQLApi": 1,
+    "AWS::AppSync::GraphQLSchema": 1,
+    "AWS::AppSync::ApiKey": 1,
+    "AWS::AppSync::DataSource": 1,
+    "AWS::AppSync::Resolver": 5,
+}
+
+
+def of_type(resources: dict, type_: str) -> dict:
+    return {k: v for k, v in resources.items() if v["Type"] == type_}
+
+
+def one(resources: dict, type_: str) -> tuple[str, dict]:
+    found = of_type(resources, type_)
+    assert len(found) == 1, f"one {type_}, found {list(found)}"
+    return next(iter(found.items()))
+
+
+def getatt(logical_id: str, attr: str) -> dict:
+    return {"Fn::GetAtt": [logical_id, attr]}
+
+
+def test_the_stack_holds_exactly_these_resources(resources):
+    counts: dict[str, int] = {}
+    for r in resources.values():
+        counts[r["Type"]] = counts.get(r["Type"], 0) + 1
+    assert counts == EXPECTED_TYPES
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+def test_table_is_the_dynamodb_stores_layout(template):
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": Match.array_equals(
+                [
+                    {"AttributeName": "id", "AttributeType": "S"},
+                    {"AttributeName": "specialty", "AttributeType": "S"},
+                ]
+            ),
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "bySpecialty",
+                    "KeySchema": [
+                        {"AttributeName": "specialty", "KeyType": "HASH"},
+                        {"AttributeName": "id", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        },
+    )
+
+
+def test_table_is_on_demand_recoverable_and_encrypted(template):
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "ProvisionedThroughput": Match.absent(),
+        },
+    )
+
+
+def test_table_is_kept_by_default(template):
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": Match.object_like({"DeletionProtectionEnabled": True}),
+        },
+    )
+
+
+@pytest.mark.parametrize("flag", [True, "true"])
+def test_destroy_table_flag_lets_the_table_go(tmp_path_factory, fake_asset, flag):
+    t = stack_template(tmp_path_factory, fake_asset, destroyTable=flag)
+    t.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": Match.object_like({"DeletionProtectionEnabled": False}),
+        },
+    )
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def test_api_uses_api_keys_logs_errors_and_traces(template, resources):
+    logs_role, _ = next(
+        (k, v)
+        for k, v in of_type(resources, "AWS::IAM::Role").items()
+        if k.startswith("ApiLogsRole")
+    )
+    template.has_resource_properties(
+        "AWS::AppSync::GraphQLApi",
+        {
+            "AuthenticationType": "API_KEY",
+            "AdditionalAuthenticationProviders": Match.absent(),
+            "XrayEnabled": True,
+            "LogConfig": {
+                "FieldLogLevel": "ERROR",
+                "ExcludeVerboseContent": True,
+                "CloudWatchLogsRoleArn": getatt(logs_role, "Arn"),
+            },
+        },
+    )
+
+
+def test_api_serves_the_schema_file(template):
+    template.has_resource_properties(
+        "AWS::AppSync::GraphQLSchema",
+        {"Definition": SCHEMA.read_text(encoding="utf-8")},
+    )
+
+
+def test_api_logs_are_kept_a_month_in_the_apis_own_group(template, resources):
+    api, _ = one(resources, "AWS::AppSync::GraphQLApi")
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {
+            "LogGroupName": {"Fn::Join": ["", ["/aws/appsync/apis/", getatt(api, "ApiId")]]},
+            "RetentionInDays": 30,
+        },
+    )
+
+
+def expiry_of(template) -> int:
+    expires = Capture()
+    template.has_resource_properties("AWS::AppSync::ApiKey", {"Expires": expires})
+    return int(expires.as_number())
+
+
+@pytest.mark.parametrize("days", [None, 2, 30, 365])
+def test_api_key_expires_after_the_context_days(tmp_path_factory, fake_asset, days):
+    context = {} if days is None else {"apiKeyExpiryDays": days}
+    before = time.time()
+    t = stack_template(tmp_path_factory, fake_asset, **context)
+    after = time.time()
+    want = 7 if days is None else days
+    # Expiration.after() bakes in the synth time: a range, not a literal.
+    expires = expiry_of(t)
+    assert before + want * 86400 - 3600 <= expires <= after + want * 86400 + 3600
+
+
+@pytest.mark.parametrize("days", [0, 1, 366, "soon", -1])
+def test_api_key_expiry_out_of_range_is_refused(tmp_path_factory, fake_asset, days):
+    with pytest.raises(ValueError, match="apiKeyExpiryDays"):
+        stack_template(tmp_path_factory, fake_asset, apiKeyExpiryDays=days)
+
+
+def test_a_missing_lambda_asset_is_refused_with_the_way_to_build_it(tmp_path_factory, fake_asset):
+    empty = tmp_path_factory.mktemp("no-asset")
+    with pytest.raises(ValueError, match="build-lambda.sh"):
+        stack_template(tmp_path_factory, fake_asset, lambdaAssetDir=str(empty))
+
+
+# --- the function ----------------------------------------------------------------------------
+
+
+def test_function_is_the_rust_bootstrap_on_al2023(template, resources):
+    table, _ = one(resources, "AWS::DynamoDB::Table")
+    role = next(k for k in of_type(resources, "AWS::IAM::Role") if k.startswith("ResolverRole"))
+    logs = next(k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs"))
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "provided.al2023",
+            "Handler": "bootstrap",
+            "Architectures": ["x86_64"],
+            "Environment": {"Variables": {"TABLE_NAME": {"Ref": table}}},
+            "Role": getatt(role, "Arn"),
+            "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": logs}},
+            "Code": {"S3Bucket": Match.any_value(), "S3Key": Match.string_like_regexp(r"\.zip$")},
+        },
+    )
+
+
+def test_function_logs_are_kept_a_month(template, resources):
+    logs = next(k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs"))
+    assert resources[logs]["Properties"] == {"RetentionInDays": 30}
+
+
+# --- the data source and the resolvers -------------------------------------------------------
+
+
+def test_the_data_source_is_the_function_with_its_own_role(template, resources):
+    fn, _ = one(resources, "AWS::Lambda::Function")
+    role = next(k for k in of_type(resources, "AWS::IAM::Role") if k.startswith("DataSourceRole"))
+    template.has_resource_properties(
+        "AWS::AppSync::DataSource",
+        {
+            "Type": "AWS_LAMBDA",
+            "LambdaConfig": {"LambdaFunctionArn": getatt(fn, "Arn")},
+            "ServiceRoleArn": getatt(role, "Arn"),
+        },
+    )
+
+
+@pytest.mark.parametrize("type_name,field_name", FIELDS)
+def test_every_field_is_resolved_by_the_function(template, resources, type_name, field_name):
+    api, _ = one(resources, "AWS::AppSync::GraphQLApi")
+    _, source = one(resources, "AWS::AppSync::DataSource")
+    template.has_resource_properties(
+        "AWS::AppSync::Resolver",
+        {
+            "ApiId": getatt(api, "ApiId"),
+            "TypeName": type_name,
+            "FieldName": field_name,
+            "DataSourceName": source["Properties"]["Name"],
+            "Kind": "UNIT",
+            "Runtime": {"Name": "APPSYNC_JS", "RuntimeVersion": "1.0.0"},
+            "Code": RESOLVER_JS.read_text(encoding="utf-8"),
+            "RequestMappingTemplate": Match.absent(),
+            "ResponseMappingTemplate": Match.absent(),
+        },
+    )
+
+
+def test_the_resolved_fields_are_every_query_and_mutation_of_the_schema(resources):
+    sdl = SCHEMA.read_text(encoding="utf-8")
+    in_schema = set()
+    for root in ("Query", "Mutation"):
+        body = re.search(r"type " + root + r" \{(.*?)\n\}", sdl, re.S)
+        assert body, root
+        in_schema |= {(root, f) for f in re.findall(r"^\s+(\w+)\s*\(", body.group(1), re.M)}
+    resolved = {
+        (r["Properties"]["TypeName"], r["Properties"]["FieldName"])
+        for r in of_type(resources, "AWS::AppSync::Resolver").values()
+    }
+    assert resolved == in_schema == set(FIELDS)
+
+
+def test_resolvers_wait_for_the_schema(resources):
+    schema, _ = one(resources, "AWS::AppSync::GraphQLSchema")
+    for r in of_type(resources, "AWS::AppSync::Resolver").values():
+        assert schema in r.get("DependsOn", []), r
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+def test_outputs_give_the_urls_and_the_key_id(template, resources):
+    api, _ = one(resources, "AWS::AppSync::GraphQLApi")
+    key, _ = one(resources, "AWS::AppSync::ApiKey")
+    table, _ = one(resources, "AWS::DynamoDB::Table")
+    template.has_output("GraphQLUrl", {"Value": getatt(api, "GraphQLUrl")})
+    template.has_output("RealtimeUrl", {"Value": getatt(api, "RealtimeUrl")})
+    template.has_output("ApiKeyId", {"Value": getatt(key, "ApiKeyId")})
+    template.has_output("ApiId", {"Value": getatt(api, "ApiId")})
+    template.has_output("TableName", {"Value": {"Ref": table}})

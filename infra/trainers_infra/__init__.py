@@ -1,0 +1,1 @@
+"""The Trainers API on AWS: AppSync, the Rust Lambda resolver and the DynamoDB table."""
