@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use trainers_core::copy::{for_each_page, COPY_PAGE};
-use trainers_core::{validation, CopyCount, StoreError, Trainer, TrainerId, TrainerStore};
+use rand::Rng;
+use trainers_core::copy::for_each_page;
+use trainers_core::{
+    validation, CopyCount, Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerStore,
+};
 
 use crate::stores::StoreArgs;
 
@@ -22,7 +25,12 @@ pub struct ExportArgs {
 #[derive(clap::Args)]
 pub struct ImportArgs {
     /// The JSON lines to import, as `trainers export` writes them.
-    pub file: PathBuf,
+    #[arg(required_unless_present = "generate", conflicts_with = "generate")]
+    pub file: Option<PathBuf>,
+
+    /// Instead of a file: make up this many valid trainers (for demos and benchmarks).
+    #[arg(long, value_name = "N")]
+    pub generate: Option<u64>,
 
     #[command(flatten)]
     pub store: StoreArgs,
@@ -78,11 +86,20 @@ pub async fn export(args: ExportArgs, data_dir: &Path) -> Result<(), String> {
 /// Imports a file of JSON lines. Every line is checked first, so that a bad file imports
 /// nothing; trainers whose id the store has already are skipped, never overwritten.
 pub async fn import(args: ImportArgs, data_dir: &Path) -> Result<(), String> {
-    let total = check_file(&args.file)?;
+    let total = match (&args.file, args.generate) {
+        (_, Some(n)) => n,
+        (Some(file), None) => check_file(file)?,
+        (None, None) => return Err("give a file to import, or --generate N".into()),
+    };
     let store = args.store.open(data_dir).await?;
     let bar = progress(Some(total), "imported");
     let mut count = CopyCount::default();
-    let result = import_lines(&args.file, store.as_ref(), &mut count, &bar).await;
+    let result = match &args.file {
+        Some(file) if args.generate.is_none() => {
+            import_all(trainer_lines(file)?, store.as_ref(), &mut count, &bar).await
+        }
+        _ => import_all(generated(total).map(Ok), store.as_ref(), &mut count, &bar).await,
+    };
     bar.finish_and_clear();
     result?;
     eprintln!(
@@ -94,16 +111,20 @@ pub async fn import(args: ImportArgs, data_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-async fn import_lines(
-    file: &Path,
+/// Trainers written per `insert_many`: one transaction (and one disk sync) each on the
+/// embedded store.
+const IMPORT_BATCH: usize = 5_000;
+
+async fn import_all(
+    trainers: impl Iterator<Item = Result<Trainer, String>>,
     store: &dyn TrainerStore,
     count: &mut CopyCount,
     bar: &ProgressBar,
 ) -> Result<(), String> {
-    let mut batch = Vec::with_capacity(COPY_PAGE);
-    for line in trainer_lines(file)? {
-        batch.push(line?);
-        if batch.len() == COPY_PAGE {
+    let mut batch = Vec::with_capacity(IMPORT_BATCH);
+    for trainer in trainers {
+        batch.push(trainer?);
+        if batch.len() == IMPORT_BATCH {
             count
                 .insert(store, &batch)
                 .await
@@ -118,6 +139,28 @@ async fn import_lines(
         .map_err(|e| e.to_string())?;
     bar.set_position(count.total());
     Ok(())
+}
+
+/// `n` made-up trainers, valid as `createTrainer` would make them.
+fn generated(n: u64) -> impl Iterator<Item = Trainer> {
+    const FIRST: [&str; 8] = ["Ana", "Ben", "Chloe", "Dev", "Eve", "Femi", "Gus", "Hana"];
+    const LAST: [&str; 8] = [
+        "Lee", "Okafor", "Silva", "Novak", "Khan", "Berg", "Ito", "Diaz",
+    ];
+    let mut rng = rand::rng();
+    (0..n).map(move |i| {
+        let now = Timestamp::now();
+        Trainer {
+            id: TrainerId::generate(),
+            first_name: format!("{}{}", FIRST[rng.random_range(0..FIRST.len())], i),
+            last_name: LAST[rng.random_range(0..LAST.len())].to_string(),
+            age: rng.random_range(validation::AGE_MIN..=validation::AGE_MAX),
+            specialty: Specialty::ALL.get(rng.random_range(0..5)).copied(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    })
 }
 
 /// Reads and checks every line; returns how many trainers the file holds.
