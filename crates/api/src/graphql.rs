@@ -12,6 +12,7 @@ use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
 use trainers_core::{EventKind, Selection, Timestamp, Trainer, TrainerEvent, TrainerService};
 
 use crate::limits::Limits;
+use crate::parse_cache::ParseCache;
 use crate::nulls::SpecNulls;
 
 pub type TrainersSchema = Schema<Query, Mutation, SubscriptionRoot>;
@@ -24,6 +25,7 @@ pub fn build_schema(service: TrainerService) -> TrainersSchema {
         .data(service)
         .limit_depth(MAX_DEPTH)
         .extension(Limits)
+        .extension(ParseCache::default())
         .extension(SpecNulls)
         .finish()
 }

@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod http;
 pub mod keys;
 pub mod limits;
+mod parse_cache;
 pub mod nulls;
 pub mod realtime;
 

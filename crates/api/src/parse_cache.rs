@@ -1,0 +1,59 @@
+//! A cache of parsed queries. Clients send the same few query texts again and again; parsing
+//! one (async-graphql's pest parser) cost more than running it, by perf under load. Validation
+//! still runs on every request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ServerResult, Variables};
+
+/// Distinct query texts kept. When full the cache starts over: simple, and an application's
+/// set of queries is far smaller.
+const ENTRIES: usize = 1024;
+/// Longer query texts are not kept.
+const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+#[derive(Default)]
+pub struct ParseCache {
+    parsed: Arc<Mutex<HashMap<String, ExecutableDocument>>>,
+}
+
+impl ExtensionFactory for ParseCache {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ParseCacheExtension {
+            parsed: self.parsed.clone(),
+        })
+    }
+}
+
+struct ParseCacheExtension {
+    parsed: Arc<Mutex<HashMap<String, ExecutableDocument>>>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ParseCacheExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let cached = self.parsed.lock().ok().and_then(|c| c.get(query).cloned());
+        if let Some(doc) = cached {
+            return Ok(doc);
+        }
+        let doc = next.run(ctx, query, variables).await?;
+        if query.len() <= MAX_QUERY_BYTES {
+            if let Ok(mut cache) = self.parsed.lock() {
+                if cache.len() >= ENTRIES {
+                    cache.clear();
+                }
+                cache.insert(query.to_string(), doc.clone());
+            }
+        }
+        Ok(doc)
+    }
+}
