@@ -12,8 +12,8 @@ use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
 use trainers_core::{EventKind, Selection, Timestamp, Trainer, TrainerEvent, TrainerService};
 
 use crate::limits::Limits;
-use crate::parse_cache::ParseCache;
 use crate::nulls::SpecNulls;
+use crate::parse_cache::ParseCache;
 
 pub type TrainersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
@@ -227,24 +227,21 @@ fn selection(ctx: &Context<'_>) -> Selection {
     Some(names.into())
 }
 
-/// Whether the client gave an argument. As the GraphQL spec says (and AppSync does), an argument
-/// bound to a variable that the request left out, with no default, was not given; async-graphql
-/// would read it as null, which for `updateTrainers` would mean "clear this field".
-fn provided(ctx: &Context<'_>, argument: &str) -> bool {
-    let Some((_, value)) = ctx
-        .item
-        .node
-        .arguments
-        .iter()
-        .find(|(n, _)| n.node == argument)
-    else {
-        return false;
-    };
-    match &value.node {
+/// Whether the client gave `argument` of `field`; `None` when the query does not name it. As the
+/// GraphQL spec says (and AppSync does), an argument bound to a variable that the request left
+/// out, with no default, was not given; async-graphql would read it as null, which for
+/// `updateTrainers` would mean "clear this field". The AppSync simulator of the tests uses this
+/// rule too.
+pub fn argument_given(
+    field: &async_graphql::parser::types::Field,
+    env: &async_graphql::QueryEnvInner,
+    argument: &str,
+) -> Option<bool> {
+    let (_, value) = field.arguments.iter().find(|(n, _)| n.node == argument)?;
+    Some(match &value.node {
         async_graphql_value::Value::Variable(var) => {
-            ctx.query_env.variables.contains_key(var)
-                || ctx
-                    .query_env
+            env.variables.contains_key(var)
+                || env
                     .operation
                     .node
                     .variable_definitions
@@ -252,7 +249,11 @@ fn provided(ctx: &Context<'_>, argument: &str) -> bool {
                     .any(|d| d.node.name.node == *var && d.node.default_value.is_some())
         }
         _ => true,
-    }
+    })
+}
+
+fn provided(ctx: &Context<'_>, argument: &str) -> bool {
+    argument_given(&ctx.item.node, ctx.query_env, argument).unwrap_or(false)
 }
 
 /// An argument as given: `None` left out, `Some(None)` an explicit null.

@@ -6,8 +6,8 @@ pub mod graphql;
 pub mod http;
 pub mod keys;
 pub mod limits;
-mod parse_cache;
 pub mod nulls;
+mod parse_cache;
 pub mod realtime;
 
 pub use graphql::{build_schema, sdl, TrainersSchema};

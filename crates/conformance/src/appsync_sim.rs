@@ -285,32 +285,10 @@ fn event(parent: &str, ctx: &ResolverContext<'_>) -> Value {
     })
 }
 
-/// Whether the client gave this argument. One bound to a variable that the request left out
-/// (with no default) was not given: AppSync leaves it out of `arguments`.
+/// Whether the client gave this argument (AppSync leaves one out of `arguments` otherwise). One
+/// not named in the query is present only through a schema default.
 fn given(ctx: &ResolverContext<'_>, argument: &str) -> bool {
-    let Some((_, value)) = ctx
-        .item
-        .node
-        .arguments
-        .iter()
-        .find(|(n, _)| n.node == argument)
-    else {
-        // Not in the query: present only through a schema default.
-        return true;
-    };
-    match &value.node {
-        async_graphql_value::Value::Variable(var) => {
-            ctx.query_env.variables.contains_key(var)
-                || ctx
-                    .query_env
-                    .operation
-                    .node
-                    .variable_definitions
-                    .iter()
-                    .any(|d| d.node.name.node == *var && d.node.default_value.is_some())
-        }
-        _ => true,
-    }
+    trainers_api::graphql::argument_given(&ctx.item.node, ctx.query_env, argument).unwrap_or(true)
 }
 
 /// `selectionSetList`: every selected field's path by name (not alias), parents first.

@@ -15,7 +15,7 @@
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::Response as HttpResponse;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use super::connection::{
-    self, configure, header, Framing, Operations, Outbox, Outgoing, Started,
+    self, classify, configure, header, Framing, Incoming, Operations, Outbox, Outgoing, Started,
     CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER,
 };
 use super::{Realtime, APPSYNC_PROTOCOL};
@@ -234,11 +234,10 @@ async fn serve(
                 continue;
             }
         };
-        let text = match message {
-            Some(Ok(Message::Text(text))) => text.to_string(),
-            Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+        let text = match classify(message) {
+            Incoming::Text(text) => text,
+            Incoming::Skip => continue,
+            Incoming::Closed => return,
         };
         if !session.handle(&text).await {
             return;

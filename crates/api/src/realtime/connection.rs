@@ -263,3 +263,22 @@ pub fn header<'a>(object: &'a serde_json::Value, name: &str) -> Option<&'a str> 
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .and_then(|(_, v)| v.as_str())
 }
+
+/// What the read loops do with one WebSocket message.
+pub(super) enum Incoming {
+    Text(String),
+    Skip,
+    Closed,
+}
+
+/// A client message as text; pings and pongs are skipped, a close or an error ends the loop.
+pub(super) fn classify(message: Option<Result<Message, axum::Error>>) -> Incoming {
+    match message {
+        Some(Ok(Message::Text(text))) => Incoming::Text(text.to_string()),
+        Some(Ok(Message::Binary(bytes))) => {
+            Incoming::Text(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Skip,
+        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Incoming::Closed,
+    }
+}

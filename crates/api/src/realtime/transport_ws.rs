@@ -5,14 +5,14 @@
 //! too, as the protocol allows.
 
 use async_graphql::Response;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::Response as HttpResponse;
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::connection::{
-    self, configure, header, Framing, Operations, Outbox, Outgoing, Started,
+    self, classify, configure, header, Framing, Incoming, Operations, Outbox, Outgoing, Started,
     CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER,
 };
 use super::{Realtime, TRANSPORT_WS_PROTOCOL};
@@ -79,11 +79,10 @@ async fn serve(realtime: Realtime, mut incoming: SplitStream<WebSocket>, outbox:
                 return;
             }
         };
-        let text = match message {
-            Some(Ok(Message::Text(text))) => text.to_string(),
-            Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+        let text = match classify(message) {
+            Incoming::Text(text) => text,
+            Incoming::Skip => continue,
+            Incoming::Closed => return,
         };
         if !session.handle(&text).await {
             return;
