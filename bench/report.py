@@ -21,15 +21,16 @@ def main():
         ("createTrainer (durable)", "create"),
         ("updateTrainers (durable)", "update"),
     ]
-    lines = ["| scenario | req/s @1 | p50 / p99 ms @1 | req/s @32 | p50 / p99 ms @32 |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines = ["| scenario | req/s @1 | p50 / p99 ms @1 | req/s @32 | p50 / p99 ms @32 | server CPU µs/request @32 |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for label, key in rows:
         one, many = s.get(f"{key}@1"), s.get(f"{key}@32")
         cell = lambda x: (f"{x['rps']:,.0f}", f"{x['p50_ms']:.2f} / {x['p99_ms']:.2f}") if x else ("-", "-")
-        lines.append(f"| {label} | {' | '.join(cell(one))} | {' | '.join(cell(many))} |")
+        cpu = f"{many['server_cpu_us_per_request']:.0f}" if many else "-"
+        lines.append(f"| {label} | {' | '.join(cell(one))} | {' | '.join(cell(many))} | {cpu} |")
     for label, key in [("allTrainers first page (1,000 stored)", "list_first_1k@32"),
                        ("allTrainers page at 90% depth (1,000 stored)", "list_deep_1k@32")]:
         x = s[key]
-        lines.append(f"| {label} | - | - | {x['rps']:,.0f} | {x['p50_ms']:.2f} / {x['p99_ms']:.2f} |")
+        lines.append(f"| {label} | - | - | {x['rps']:,.0f} | {x['p50_ms']:.2f} / {x['p99_ms']:.2f} | {x['server_cpu_us_per_request']:.0f} |")
 
     checks = [
         ("getTrainer @32 vs fixed-response @32", s["get@32"]["rps"] / s["fixed_response@32"]["rps"], ">= 0.40", lambda v: v >= 0.40, "{:.2f}"),
@@ -44,7 +45,7 @@ def main():
     lines += ["", "| target | measured | wanted | met |", "| --- | ---: | ---: | :---: |"]
     for label, value, wanted, ok, fmt in checks:
         lines.append(f"| {label} | {fmt.format(value)} | {wanted} | {'yes' if ok(value) else '**no**'} |")
-    lines += ["", f"References in the same run: single-writer fsync rate {fig['fsync_per_s']:,.0f}/s; "
+    lines += ["", f"References in the same run: single-writer fsync rate {fig['fsync_per_s']:,.0f}/s just before the write scenarios ({fig['fsync_per_s_at_start']:,.0f}/s at the start); "
               f"walk of {fig['walk_items']:,} trainers (limit 100) in {fig['walk_s']:.1f} s; "
               f"peak RSS over the whole run {fig['peak_rss_mb']:.1f} MB. {r['seconds_per_scenario']} s per scenario, wrk, loopback."]
     with open(os.path.join(HERE, "results.md"), "w") as f:

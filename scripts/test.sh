@@ -11,8 +11,8 @@ FAILED=0
 # Adds the "test result: ok. N passed; M failed" lines of a cargo test log to the totals.
 tally_cargo() {
   local p f
-  p=$(grep -Eo '[0-9]+ passed' "$1" | awk '{s += $1} END {print s + 0}')
-  f=$(grep -Eo '[0-9]+ failed' "$1" | awk '{s += $1} END {print s + 0}')
+  p=$({ grep -Eo '[0-9]+ passed' "$1" || true; } | awk '{s += $1} END {print s + 0}')
+  f=$({ grep -Eo '[0-9]+ failed' "$1" || true; } | awk '{s += $1} END {print s + 0}')
   PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
 }
 
