@@ -86,6 +86,9 @@ enum ApiKeyCommand {
     Revoke { id: String },
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Log lines are written by a background thread, off the request path; none is dropped.
