@@ -62,7 +62,7 @@ mod item;
 mod table;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use futures::future::join_all;
 use sha2::{Digest, Sha256};
@@ -200,9 +200,24 @@ fn derive_token_key(secret: Option<&str>, table: &str) -> TokenKey {
 fn backend<E, R>(operation: &str, e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    StoreError::Backend(format!("DynamoDB {operation}: {}", DisplayErrorContext(&e)))
+    StoreError::Backend(format!("DynamoDB {operation}: {}", error_chain(&e)))
+}
+
+/// An error and its sources on one line, outermost first (the SDK's `DisplayErrorContext` ends
+/// with a `Debug` dump, too long for the one line the CLI prints).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

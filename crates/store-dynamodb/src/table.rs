@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
     Projection, ProjectionType, ScalarAttributeType, TableDescription, TableStatus,
@@ -47,7 +46,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
             }
             _ => StoreError::Backend(format!(
                 "cannot create the DynamoDB table {name}: {}",
-                DisplayErrorContext(&e)
+                crate::error_chain(&e)
             )),
         })?;
     wait_until_active(client, name).await
@@ -86,7 +85,7 @@ async fn describe(client: &Client, name: &str) -> Result<TableDescription, Store
             )),
             _ => StoreError::Backend(format!(
                 "cannot describe the DynamoDB table {name}: {}",
-                DisplayErrorContext(&e)
+                crate::error_chain(&e)
             )),
         })?;
     out.table
