@@ -21,6 +21,7 @@ macro_rules! http_suite {
             query_deeper_than_15_is_refused,
             more_than_50_top_level_fields_is_refused,
             standard_introspection_query_works,
+            mangled_requests_get_a_clear_error_and_change_nothing,
         );
     };
 }
@@ -275,4 +276,123 @@ pub async fn standard_introspection_query_works(s: &TestServer) {
     for want in ["Trainers", "PaginatedTrainers", "Specialty", "AWSDateTime"] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
+}
+
+/// A small deterministic generator, so that a failure reproduces.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Valid requests, mangled: bytes flipped, cut short, values of every JSON type in every
+/// variable. Each answer is 200, 400 or 413 with AppSync-shaped errors, never an internal
+/// failure; and only requests that answered success changed the store.
+pub async fn mangled_requests_get_a_clear_error_and_change_nothing(s: &TestServer) {
+    let create = "mutation($f: String!, $l: String!, $a: Int!, $s: Specialty) { createTrainer(firstName: $f, lastName: $l, age: $a, specialty: $s) { id } }";
+    let update = "mutation($id: ID!, $a: Int, $v: Int) { updateTrainers(id: $id, age: $a, expectedVersion: $v) { id } }";
+    let list = "query($n: Int, $t: String, $s: Specialty) { allTrainers(limit: $n, nextToken: $t, specialty: $s) { items { id } nextToken } }";
+    let samples = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(16),
+        json!(2147483648i64),
+        json!(1.5),
+        json!(""),
+        json!(" "),
+        json!("BODYBUILDING"),
+        json!("\u{0}"),
+        json!("x".repeat(300)),
+        json!("0190f2a4-5b6c-7d8e-9f00-112233445566"),
+        json!([]),
+        json!({"a": 1}),
+        json!("🏋️"),
+    ];
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut created = 0;
+    for round in 0..300 {
+        // A valid request, then one variable replaced or left out, half of the time.
+        let (query, mut vars) = match round % 3 {
+            0 => (
+                create,
+                json!({"f": "Ann", "l": "Lee", "a": 40, "s": "YOUTHFITNESS"}),
+            ),
+            1 => (
+                update,
+                json!({"id": "0190f2a4-5b6c-7d8e-9f00-112233445566", "a": 40, "v": 1}),
+            ),
+            _ => (list, json!({"n": 5, "t": null, "s": null})),
+        };
+        if let Some(map) = vars.as_object_mut() {
+            let names: Vec<String> = map.keys().cloned().collect();
+            let name = names[rng.below(names.len())].clone();
+            match rng.below(4) {
+                0 => {
+                    map.remove(&name);
+                }
+                1 | 2 => {
+                    map.insert(name, samples[rng.below(samples.len())].clone());
+                }
+                _ => {}
+            }
+        }
+        let mut body = json!({ "query": query, "variables": vars })
+            .to_string()
+            .into_bytes();
+        match rng.below(4) {
+            0 => {
+                let at = rng.below(body.len());
+                body[at] = (rng.next() & 0x7f) as u8;
+            }
+            1 => body.truncate(rng.below(body.len())),
+            _ => {}
+        }
+        let (status, resp) = s.post_raw(Some(TEST_API_KEY), body.clone()).await;
+        let shown = String::from_utf8_lossy(&body).into_owned();
+        assert!([200, 400].contains(&status), "{status} for {shown}: {resp}");
+        let errors = resp["errors"].as_array().cloned().unwrap_or_default();
+        for e in &errors {
+            let t = e["errorType"].as_str().unwrap_or_default();
+            assert!(
+                [
+                    "ValidationError",
+                    "NotFound",
+                    "ConflictError",
+                    "MalformedHttpRequestException"
+                ]
+                .contains(&t),
+                "errorType {t:?} for {shown}: {resp}"
+            );
+            assert!(
+                e["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{resp}"
+            );
+        }
+        if status == 200 && errors.is_empty() && resp["data"]["createTrainer"]["id"].is_string() {
+            created += 1;
+        }
+    }
+    let (_, all) = s
+        .post_json(
+            Some(TEST_API_KEY),
+            &json!({"query": "{ allTrainers(limit: 100) { items { id } } }"}),
+        )
+        .await;
+    let stored = all["data"]["allTrainers"]["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(created > 0, "some mangled creates were still valid");
+    assert_eq!(
+        stored, created,
+        "only the creates that answered success were stored"
+    );
 }
