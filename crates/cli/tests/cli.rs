@@ -36,25 +36,26 @@ async fn a_wrong_flag_is_refused_clearly() {
     assert_clean_failure(&out, "frobnicate");
 }
 
+/// Runs `trainers serve` that must fail at start: one clear line on stderr mentioning `mentions`.
+async fn assert_serve_fails_in_one_line(data_dir: &std::path::Path, addr: &str, mentions: &str) {
+    let out = trainers()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--api-key", KEY, "--addr", addr])
+        .output()
+        .await
+        .expect("runs");
+    assert_clean_failure(&out, mentions);
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
 #[tokio::test]
 async fn an_address_in_use_is_one_clear_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let addr = taken.local_addr().expect("addr").to_string();
-    let out = trainers()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--api-key", KEY, "--addr", &addr])
-        .output()
-        .await
-        .expect("runs");
-    assert_clean_failure(&out, &format!("cannot listen on {addr}"));
-    assert_eq!(
-        text(&out.stderr).lines().count(),
-        1,
-        "{}",
-        text(&out.stderr)
-    );
+    assert_serve_fails_in_one_line(dir.path(), &addr, &format!("cannot listen on {addr}")).await;
 }
 
 #[tokio::test]
@@ -62,20 +63,7 @@ async fn a_store_that_cannot_be_opened_is_one_clear_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("a-file");
     std::fs::write(&file, "not a directory").expect("write");
-    let out = trainers()
-        .arg("--data-dir")
-        .arg(&file)
-        .args(["serve", "--api-key", KEY, "--addr", "127.0.0.1:0"])
-        .output()
-        .await
-        .expect("runs");
-    assert_clean_failure(&out, "a-file");
-    assert_eq!(
-        text(&out.stderr).lines().count(),
-        1,
-        "{}",
-        text(&out.stderr)
-    );
+    assert_serve_fails_in_one_line(&file, "127.0.0.1:0", "a-file").await;
 }
 
 #[tokio::test]
