@@ -253,6 +253,45 @@ async fn appsync_subscriber_gets_the_created_trainer_as_the_mutation_selected_it
     client.expect_silence().await;
 }
 
+/// Subscribers of the same subscription share one execution of it: each still gets every event,
+/// one leaving stops nothing for the others, one joining later gets what follows, and one with
+/// other variables gets its own results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_subscriptions_share_an_execution_and_each_gets_every_event() {
+    let server = spawn_embedded().await;
+    let query =
+        "subscription($s: Specialty) { onCreateTrainer(specialty: $s) { firstName specialty } }";
+    let youth = json!({"s": "YOUTHFITNESS"});
+    let (mut a, mut b) = (appsync(&server).await, appsync(&server).await);
+    start(&mut a, "a", query, youth.clone()).await;
+    start(&mut b, "b", query, youth.clone()).await;
+    let mut other = appsync(&server).await;
+    start(&mut other, "o", query, json!({"s": "BODYBUILDING"})).await;
+
+    create(&server, "Ada", "YOUTHFITNESS", "firstName specialty").await;
+    let ada =
+        json!({"data": {"onCreateTrainer": {"firstName": "Ada", "specialty": "YOUTHFITNESS"}}});
+    assert_eq!(data(&mut a, "a").await, ada);
+    assert_eq!(data(&mut b, "b").await, ada);
+    other.expect_silence().await;
+
+    a.send(json!({"type": "stop", "id": "a"})).await;
+    a.expect("complete").await;
+    let mut late = appsync(&server).await;
+    start(&mut late, "l", query, youth).await;
+    create(&server, "Grace", "YOUTHFITNESS", "firstName specialty").await;
+    create(&server, "Bo", "BODYBUILDING", "firstName specialty").await;
+    let grace =
+        json!({"data": {"onCreateTrainer": {"firstName": "Grace", "specialty": "YOUTHFITNESS"}}});
+    assert_eq!(data(&mut b, "b").await, grace);
+    assert_eq!(data(&mut late, "l").await, grace);
+    assert_eq!(
+        data(&mut other, "o").await["data"]["onCreateTrainer"]["firstName"],
+        "Bo"
+    );
+    a.expect_silence().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appsync_header_as_subprotocol_at_slash_graphql() {
     let server = spawn_embedded().await;

@@ -13,7 +13,6 @@
 //!
 //! The API key may come in the handshake, in each `start`, or both; the one in `start` wins.
 
-use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::Response as HttpResponse;
@@ -307,7 +306,7 @@ impl Session {
             Err(answer) => return self.outbox.send(answer).await,
             Ok(request) => request,
         };
-        match connection::start(&self.realtime.schema, request) {
+        match self.realtime.fanout.start(&self.realtime.schema, request) {
             Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
             Started::Running(first, rest) => {
                 let acked = json!({"type": "start_ack", "id": id});
@@ -347,7 +346,7 @@ impl Session {
             ));
         }
         let request = start_request(payload).map_err(|message| refuse(MALFORMED, &message))?;
-        if is_subscription(&request) == Some(false) {
+        if connection::is_subscription(&request) == Some(false) {
             return Err(refuse(
                 VALIDATION,
                 "Only subscriptions run on the real-time endpoint; send queries and mutations to POST /graphql",
@@ -370,21 +369,6 @@ fn start_request(payload: &Value) -> Result<Request, String> {
             Err("A start message needs `payload.data`: a JSON string of {query, variables}".into())
         }
     }
-}
-
-/// Whether the operation that `request` runs is a subscription; `None` when that can't be told
-/// (the query does not parse, or names no operation), which execution then reports.
-fn is_subscription(request: &Request) -> Option<bool> {
-    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
-    let mut operations = doc.operations.iter();
-    let (_, chosen) = match request.operation_name.as_deref() {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-        None => operations.next().filter(|_| operations.next().is_none()),
-    }?;
-    Some(chosen.node.ty == OperationType::Subscription)
 }
 
 fn ka_message() -> Outgoing {

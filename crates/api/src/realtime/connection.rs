@@ -13,6 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, Value};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use futures::stream::{BoxStream, SplitSink, SplitStream};
@@ -208,8 +209,24 @@ pub fn failed(response: &Response) -> bool {
 pub enum Started {
     /// It failed at once (it did not parse or validate, say): its response, and nothing runs.
     Failed(Response),
-    /// It runs: its first response if it had one at once, and the rest to come.
-    Running(Option<Response>, BoxStream<'static, Response>),
+    /// It runs: its first response if it had one at once, and the rest to come (shared, when
+    /// subscribers with the same request share one execution).
+    Running(Option<Response>, BoxStream<'static, Arc<Response>>),
+}
+
+/// Whether the operation that `request` runs is a subscription; `None` when that can't be told
+/// (the query does not parse, or names no operation), which execution then reports.
+pub fn is_subscription(request: &Request) -> Option<bool> {
+    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
+    let mut operations = doc.operations.iter();
+    let (_, chosen) = match request.operation_name.as_deref() {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => operations.next().filter(|_| operations.next().is_none()),
+    }?;
+    Some(chosen.node.ty == OperationType::Subscription)
 }
 
 /// Starts `request` and runs it until it first waits. A subscription is then listening for
@@ -218,9 +235,9 @@ pub fn start(schema: &TrainersSchema, request: Request) -> Started {
     let mut stream = schema.execute_stream(request);
     match stream.next().now_or_never() {
         Some(Some(response)) if failed(&response) => Started::Failed(response),
-        Some(Some(response)) => Started::Running(Some(response), stream),
+        Some(Some(response)) => Started::Running(Some(response), stream.map(Arc::new).boxed()),
         Some(None) => Started::Running(None, futures::stream::empty().boxed()),
-        None => Started::Running(None, stream),
+        None => Started::Running(None, stream.map(Arc::new).boxed()),
     }
 }
 
@@ -236,7 +253,7 @@ pub struct Framing {
 pub fn forward(
     id: String,
     first: Option<Response>,
-    mut rest: BoxStream<'static, Response>,
+    mut rest: BoxStream<'static, Arc<Response>>,
     outbox: Outbox,
     framing: Framing,
 ) -> JoinHandle<()> {

@@ -24,9 +24,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::appsync::{request_error, MALFORMED};
 use crate::graphql::TrainersSchema;
 use crate::keys::KeyRing;
+use fanout::Fanout;
 
 mod appsync;
 mod connection;
+mod fanout;
 mod transport_ws;
 
 /// The subprotocol of AppSync's real-time protocol (the name Apollo's old protocol had).
@@ -80,6 +82,7 @@ pub struct Realtime {
     keys: Arc<KeyRing>,
     limits: Arc<Limits>,
     connections: Arc<Semaphore>,
+    fanout: Fanout,
 }
 
 impl Realtime {
@@ -89,6 +92,7 @@ impl Realtime {
             schema,
             keys,
             limits: Arc::new(limits),
+            fanout: Fanout::default(),
         }
     }
 

@@ -176,7 +176,7 @@ impl Session {
                     .await
             }
         };
-        match connection::start(&self.realtime.schema, request) {
+        match self.realtime.fanout.start(&self.realtime.schema, request) {
             Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
             Started::Running(first, rest) => {
                 let task =

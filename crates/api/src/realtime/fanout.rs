@@ -1,0 +1,108 @@
+//! Subscribers that send the same subscription (same query, variables and operation name) share
+//! one execution of it: each event is resolved once and its result handed to all of them. With
+//! many subscribers, executing the subscription for each of them was most of the cost of an
+//! event (about 30 µs of CPU per subscriber, measured with 1,000).
+//!
+//! The result is the same for all of them: it depends on the event and the request only (the
+//! API key authorizes, it does not filter).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_graphql::{ErrorExtensionValues, Request, Response, ServerError};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use tokio::sync::broadcast;
+
+use super::connection::{self, Started};
+use crate::graphql::TrainersSchema;
+
+/// Results one subscriber may fall behind the shared execution before it is told and dropped.
+const BUFFER: usize = 4096;
+
+/// (query, variables as JSON, operation name).
+type Key = (String, String, Option<String>);
+
+#[derive(Clone, Default)]
+pub struct Fanout {
+    groups: Arc<Groups>,
+}
+
+type Groups = Mutex<HashMap<Key, broadcast::Sender<Arc<Response>>>>;
+
+fn lock(groups: &Groups) -> MutexGuard<'_, HashMap<Key, broadcast::Sender<Arc<Response>>>> {
+    groups
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Fanout {
+    /// Starts `request`: a subscription joins the execution of an identical one if there is one,
+    /// or starts one that others may join; anything else runs on its own.
+    pub fn start(&self, schema: &TrainersSchema, request: Request) -> Started {
+        if connection::is_subscription(&request) != Some(true) {
+            return connection::start(schema, request);
+        }
+        let key = (
+            request.query.clone(),
+            serde_json::to_string(&request.variables).unwrap_or_default(),
+            request.operation_name.clone(),
+        );
+        let mut groups = lock(&self.groups);
+        if let Some(results) = groups.get(&key) {
+            // Subscribed before this returns, so before the client hears that it started.
+            return Started::Running(None, follow(results.subscribe()));
+        }
+        match connection::start(schema, request) {
+            Started::Running(None, upstream) => {
+                let (results, first) = broadcast::channel(BUFFER);
+                groups.insert(key.clone(), results.clone());
+                tokio::spawn(pump(self.groups.clone(), key, upstream, results));
+                Started::Running(None, follow(first))
+            }
+            // Failed, or answered at once: nothing to share.
+            other => other,
+        }
+    }
+}
+
+/// Runs the shared execution, handing each result to every subscriber, until it ends or the
+/// last subscriber has gone.
+async fn pump(
+    groups: Arc<Groups>,
+    key: Key,
+    mut upstream: BoxStream<'static, Arc<Response>>,
+    results: broadcast::Sender<Arc<Response>>,
+) {
+    while let Some(result) = upstream.next().await {
+        // Under the lock, so that no subscriber joins a group that is going away.
+        let mut groups = lock(&groups);
+        if results.send(result).is_err() {
+            groups.remove(&key);
+            return;
+        }
+    }
+    lock(&groups).remove(&key);
+}
+
+/// One subscriber's results; one that falls `BUFFER` behind gets an error and its stream ends.
+fn follow(results: broadcast::Receiver<Arc<Response>>) -> BoxStream<'static, Arc<Response>> {
+    futures::stream::unfold(Some(results), |state| async move {
+        let mut results = state?;
+        match results.recv().await {
+            Ok(result) => Some((result, Some(results))),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                let mut error = ServerError::new(
+                    format!("This subscriber fell {missed} events behind and was dropped; subscribe again"),
+                    None,
+                );
+                let mut extensions = ErrorExtensionValues::default();
+                extensions.set("errorType", "SubscriberTooSlow");
+                error.extensions = Some(extensions);
+                Some((Arc::new(Response::from_errors(vec![error])), None))
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    })
+    .boxed()
+}
