@@ -163,42 +163,17 @@ async fn api_keys_are_created_listed_and_revoked_against_a_running_server() {
         &run(&["--data-dir", data, "api-key", "revoke", "key-nope"]).await,
         "key-nope",
     );
-    assert_clean_failure(
-        &run(&[
+    for (expires_in, mentions) in [("400d", "365"), ("1h", "1 to 365"), ("soon", "soon")] {
+        let args = [
             "--data-dir",
             data,
             "api-key",
             "create",
             "--expires-in",
-            "400d",
-        ])
-        .await,
-        "365",
-    );
-    assert_clean_failure(
-        &run(&[
-            "--data-dir",
-            data,
-            "api-key",
-            "create",
-            "--expires-in",
-            "1h",
-        ])
-        .await,
-        "1 to 365",
-    );
-    assert_clean_failure(
-        &run(&[
-            "--data-dir",
-            data,
-            "api-key",
-            "create",
-            "--expires-in",
-            "soon",
-        ])
-        .await,
-        "soon",
-    );
+            expires_in,
+        ];
+        assert_clean_failure(&run(&args).await, mentions);
+    }
 }
 
 #[tokio::test]
