@@ -11,7 +11,6 @@ use tokio::sync::broadcast::error::RecvError;
 use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
 use trainers_core::{EventKind, Selection, Timestamp, Trainer, TrainerEvent, TrainerService};
 
-use crate::limits::Limits;
 use crate::nulls::SpecNulls;
 use crate::parse_cache::ParseCache;
 
@@ -24,7 +23,6 @@ pub fn build_schema(service: TrainerService) -> TrainersSchema {
     Schema::build(Query, Mutation, SubscriptionRoot)
         .data(service)
         .limit_depth(MAX_DEPTH)
-        .extension(Limits)
         .extension(ParseCache::default())
         .extension(SpecNulls)
         .finish()

@@ -1,25 +1,15 @@
-//! Limits on what one request may ask, checked as soon as the query is parsed. (The depth limit
-//! is async-graphql's own `limit_depth`.)
+//! Limits on what one request may ask, checked once per query text when it is parsed (see
+//! `parse_cache`), and the label of a request for its log line. (The depth limit is
+//! async-graphql's own `limit_depth`.)
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
+use async_graphql::{ServerError, ServerResult};
 
 /// The most top-level fields in one operation, aliases counted.
 pub const MAX_TOP_LEVEL_FIELDS: usize = 50;
-
-pub struct Limits;
-
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension)
-    }
-}
-
-struct LimitsExtension;
 
 /// What a request asked, for its log line: e.g. `mutation createTrainer`.
 #[derive(Clone, Default)]
@@ -29,36 +19,28 @@ impl OperationLabel {
     pub fn get(&self) -> Option<String> {
         self.0.lock().ok().and_then(|l| l.clone())
     }
+
+    pub fn set(&self, label: &str) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(label.to_string());
+        }
+    }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for LimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        if let Some(label) = ctx.data_opt::<OperationLabel>() {
-            if let Ok(mut slot) = label.0.lock() {
-                *slot = Some(describe(&doc));
-            }
+/// Refuses an operation that selects more than [`MAX_TOP_LEVEL_FIELDS`] top-level fields.
+pub fn check(doc: &ExecutableDocument) -> ServerResult<()> {
+    for (_, op) in doc.operations.iter() {
+        let fields = count_fields(doc, &op.node.selection_set.node, &mut HashSet::new());
+        if fields > MAX_TOP_LEVEL_FIELDS {
+            return Err(ServerError::new(
+                format!(
+                    "An operation may select at most {MAX_TOP_LEVEL_FIELDS} top-level fields (aliases count), this one selects {fields}"
+                ),
+                Some(op.pos),
+            ));
         }
-        for (_, op) in doc.operations.iter() {
-            let fields = count_fields(&doc, &op.node.selection_set.node, &mut HashSet::new());
-            if fields > MAX_TOP_LEVEL_FIELDS {
-                return Err(ServerError::new(
-                    format!(
-                        "An operation may select at most {MAX_TOP_LEVEL_FIELDS} top-level fields (aliases count), this one selects {fields}"
-                    ),
-                    Some(op.pos),
-                ));
-            }
-        }
-        Ok(doc)
     }
+    Ok(())
 }
 
 /// Counts the fields at this level, looking through fragments (each at most once per path, so a
@@ -88,7 +70,8 @@ fn count_fields<'a>(
         .sum()
 }
 
-fn describe(doc: &ExecutableDocument) -> String {
+/// What a document asks, for the log: its operations and their first root fields.
+pub fn describe(doc: &ExecutableDocument) -> String {
     let mut parts = Vec::new();
     for (name, op) in doc.operations.iter() {
         let fields: Vec<&str> = op

@@ -1,6 +1,7 @@
-//! A cache of parsed queries. Clients send the same few query texts again and again; parsing
-//! one (async-graphql's pest parser) cost more than running it, by perf under load. Validation
-//! still runs on every request.
+//! The parse step of every request: a query text is parsed, checked against the limits and
+//! described for the log once, then served from a cache. Clients send the same few query texts
+//! again and again; parsing one (async-graphql's pest parser) cost more than running it, by perf
+//! under load. Validation still runs on every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,6 +9,11 @@ use std::sync::{Arc, Mutex};
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ServerResult, Variables};
+
+use crate::limits::{self, OperationLabel};
+
+/// A checked document and its log label.
+type Parsed = Arc<(ExecutableDocument, String)>;
 
 /// Distinct query texts kept. When full the cache starts over: simple, and an application's
 /// set of queries is far smaller.
@@ -17,7 +23,7 @@ const MAX_QUERY_BYTES: usize = 16 * 1024;
 
 #[derive(Default)]
 pub struct ParseCache {
-    parsed: Arc<Mutex<HashMap<String, ExecutableDocument>>>,
+    parsed: Arc<Mutex<HashMap<String, Parsed>>>,
 }
 
 impl ExtensionFactory for ParseCache {
@@ -29,7 +35,7 @@ impl ExtensionFactory for ParseCache {
 }
 
 struct ParseCacheExtension {
-    parsed: Arc<Mutex<HashMap<String, ExecutableDocument>>>,
+    parsed: Arc<Mutex<HashMap<String, Parsed>>>,
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -41,17 +47,22 @@ impl Extension for ParseCacheExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        let label = ctx.data_opt::<OperationLabel>();
         let cached = self.parsed.lock().ok().and_then(|c| c.get(query).cloned());
-        if let Some(doc) = cached {
-            return Ok(doc);
+        if let Some(parsed) = cached {
+            label.inspect(|l| l.set(&parsed.1));
+            return Ok(parsed.0.clone());
         }
         let doc = next.run(ctx, query, variables).await?;
+        let description = limits::describe(&doc);
+        label.inspect(|l| l.set(&description));
+        limits::check(&doc)?;
         if query.len() <= MAX_QUERY_BYTES {
             if let Ok(mut cache) = self.parsed.lock() {
                 if cache.len() >= ENTRIES {
                     cache.clear();
                 }
-                cache.insert(query.to_string(), doc.clone());
+                cache.insert(query.to_string(), Arc::new((doc.clone(), description)));
             }
         }
         Ok(doc)
