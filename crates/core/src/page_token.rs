@@ -65,14 +65,16 @@ pub fn encode(key: &TokenKey, filter: Option<Specialty>, position: &[u8]) -> Str
     URL_SAFE_NO_PAD.encode(body)
 }
 
+/// The error of a token that was altered, truncated or made up.
+pub fn invalid() -> Error {
+    Error::validation(
+        "nextToken",
+        "nextToken is not valid: pass the nextToken of a previous page, unchanged",
+    )
+}
+
 /// Checks a token and returns the store position inside it.
 pub fn decode(key: &TokenKey, token: &str, filter: Option<Specialty>) -> Result<Vec<u8>, Error> {
-    let invalid = || {
-        Error::validation(
-            "nextToken",
-            "nextToken is not valid: pass the nextToken of a previous page, unchanged",
-        )
-    };
     if token.len() > MAX_TOKEN_CHARS {
         return Err(invalid());
     }

@@ -167,13 +167,7 @@ impl TrainerService {
             .store
             .list(req.specialty, after.as_deref(), limit)
             .await
-            .map_err(|e| match e {
-                StoreError::InvalidPosition => Error::validation(
-                    "nextToken",
-                    "nextToken is not valid: pass the nextToken of a previous page, unchanged",
-                ),
-                other => store_error(other, "", None),
-            })?;
+            .map_err(|e| store_error(e, "", None))?;
         Ok(Page {
             next_token: page
                 .next
@@ -207,6 +201,8 @@ fn required<T>(value: Option<Option<T>>, argument: &'static str) -> Result<Optio
 fn store_error(e: StoreError, id: &str, expected: Option<i64>) -> Error {
     match e {
         StoreError::NotFound => Error::NotFound { id: id.to_string() },
+        // Only possible when a token's key is shared with another store's positions.
+        StoreError::InvalidPosition => page_token::invalid(),
         StoreError::VersionConflict { actual } => Error::Conflict {
             id: id.to_string(),
             expected: expected.unwrap_or_default(),
