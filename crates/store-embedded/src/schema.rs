@@ -28,8 +28,13 @@ CREATE TABLE meta (
 );
 ";
 
-const COLUMNS: &str =
-    "seq, id, first_name, last_name, age, specialty, created_at, updated_at, version";
+/// The columns every read selects, in the order `trainer` reads them. A macro, so that each
+/// query is one literal (no formatting on the read path).
+macro_rules! select_columns {
+    () => {
+        "SELECT seq, id, first_name, last_name, age, specialty, created_at, updated_at, version FROM trainers "
+    };
+}
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -114,7 +119,7 @@ fn trainer(row: &Row<'_>) -> rusqlite::Result<Trainer> {
 }
 
 pub fn get(conn: &Connection, id: &TrainerId) -> rusqlite::Result<Option<Trainer>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM trainers WHERE id = ?1"))?
+    conn.prepare_cached(concat!(select_columns!(), "WHERE id = ?1"))?
         .query_row([id.as_str()], trainer)
         .optional()
 }
@@ -130,14 +135,16 @@ pub fn list(
     let with_seq = |row: &Row<'_>| Ok((row.get::<_, i64>(0)?, trainer(row)?));
     match specialty {
         None => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM trainers WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            .prepare_cached(concat!(
+                select_columns!(),
+                "WHERE seq > ?1 ORDER BY seq LIMIT ?2"
             ))?
             .query_map(params![after, limit], with_seq)?
             .collect(),
         Some(s) => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM trainers WHERE specialty = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"
+            .prepare_cached(concat!(
+                select_columns!(),
+                "WHERE specialty = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"
             ))?
             .query_map(params![after, limit, s.as_str()], with_seq)?
             .collect(),
