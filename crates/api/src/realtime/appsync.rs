@@ -306,7 +306,12 @@ impl Session {
             Err(answer) => return self.outbox.send(answer).await,
             Ok(request) => request,
         };
-        match self.realtime.fanout.start(&self.realtime.schema, request) {
+        // check_start refused whatever is known not to be a subscription.
+        match self
+            .realtime
+            .fanout
+            .start(&self.realtime.schema, request, true)
+        {
             Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
             Started::Running(first, rest) => {
                 let acked = json!({"type": "start_ack", "id": id});

@@ -37,10 +37,11 @@ fn lock(groups: &Groups) -> MutexGuard<'_, HashMap<Key, broadcast::Sender<Arc<Re
 }
 
 impl Fanout {
-    /// Starts `request`: a subscription joins the execution of an identical one if there is one,
-    /// or starts one that others may join; anything else runs on its own.
-    pub fn start(&self, schema: &TrainersSchema, request: Request) -> Started {
-        if connection::is_subscription(&request) != Some(true) {
+    /// Starts `request`. A subscription (`subscription`: the caller has told the operation's
+    /// type) joins the execution of an identical one if there is one, or starts one that others
+    /// may join; anything else runs on its own.
+    pub fn start(&self, schema: &TrainersSchema, request: Request, subscription: bool) -> Started {
+        if !subscription {
             return connection::start(schema, request);
         }
         let key = (
@@ -48,21 +49,25 @@ impl Fanout {
             serde_json::to_string(&request.variables).unwrap_or_default(),
             request.operation_name.clone(),
         );
-        let mut groups = lock(&self.groups);
-        if let Some(results) = groups.get(&key) {
+        if let Some(results) = lock(&self.groups).get(&key) {
             // Subscribed before this returns, so before the client hears that it started.
             return Started::Running(None, follow(results.subscribe()));
         }
-        match connection::start(schema, request) {
-            Started::Running(None, upstream) => {
-                let (results, first) = broadcast::channel(BUFFER);
-                groups.insert(key.clone(), results.clone());
-                tokio::spawn(pump(self.groups.clone(), key, upstream, results));
-                Started::Running(None, follow(first))
-            }
+        // Started outside the lock: starting runs parsing, validation and a first poll.
+        let upstream = match connection::start(schema, request) {
+            Started::Running(None, upstream) => upstream,
             // Failed, or answered at once: nothing to share.
-            other => other,
+            other => return other,
+        };
+        let mut groups = lock(&self.groups);
+        if groups.contains_key(&key) {
+            // An identical subscription started meanwhile: this one runs on its own.
+            return Started::Running(None, upstream);
         }
+        let (results, first) = broadcast::channel(BUFFER);
+        groups.insert(key.clone(), results.clone());
+        tokio::spawn(pump(self.groups.clone(), key, upstream, results));
+        Started::Running(None, follow(first))
     }
 }
 
@@ -75,11 +80,13 @@ async fn pump(
     results: broadcast::Sender<Arc<Response>>,
 ) {
     while let Some(result) = upstream.next().await {
-        // Under the lock, so that no subscriber joins a group that is going away.
-        let mut groups = lock(&groups);
         if results.send(result).is_err() {
-            groups.remove(&key);
-            return;
+            // No subscriber left, unless one joined just now: that one keeps the group.
+            let mut groups = lock(&groups);
+            if results.receiver_count() == 0 {
+                groups.remove(&key);
+                return;
+            }
         }
     }
     lock(&groups).remove(&key);

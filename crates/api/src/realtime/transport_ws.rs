@@ -176,7 +176,12 @@ impl Session {
                     .await
             }
         };
-        match self.realtime.fanout.start(&self.realtime.schema, request) {
+        let subscription = connection::is_subscription(&request) == Some(true);
+        match self
+            .realtime
+            .fanout
+            .start(&self.realtime.schema, request, subscription)
+        {
             Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
             Started::Running(first, rest) => {
                 let task =
