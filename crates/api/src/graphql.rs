@@ -35,12 +35,10 @@ pub fn sdl() -> String {
         .sdl()
 }
 
-/// Turns a service error into a GraphQL error carrying its `errorType`.
+/// Turns a service error into a GraphQL error carrying its `errorType`. (An internal failure's
+/// cause was logged where it arose, in the service.)
 fn gql_error(e: trainers_core::Error) -> async_graphql::Error {
     let error_type = e.error_type().as_str();
-    if let trainers_core::Error::Internal { cause } = &e {
-        tracing::error!(%cause, "internal failure");
-    }
     async_graphql::Error::new(e.to_string()).extend_with(|_, ext| ext.set("errorType", error_type))
 }
 
@@ -110,9 +108,7 @@ impl Trainers {
     }
 
     fn shows(&self, field: &str) -> bool {
-        self.selected
-            .as_ref()
-            .is_none_or(|s| s.iter().any(|f| f == field))
+        trainers_core::selects(&self.selected, field)
     }
 
     /// A non-null field that the mutation did not select: an error, as on AppSync.
@@ -334,12 +330,7 @@ pub struct SubscriptionRoot;
 /// Whether an event passes a subscription's arguments: each given argument must equal the field
 /// of the same name in the payload as the mutation selected it.
 fn passes(event: &TrainerEvent, id: Option<&ID>, specialty: Option<Specialty>) -> bool {
-    let shown = |field: &str| {
-        event
-            .selected
-            .as_ref()
-            .is_none_or(|s| s.iter().any(|f| f == field))
-    };
+    let shown = |field: &str| trainers_core::selects(&event.selected, field);
     let id_ok = id.is_none_or(|id| shown("id") && id.as_str() == event.trainer.id.as_str());
     let specialty_ok =
         specialty.is_none_or(|s| shown("specialty") && event.trainer.specialty == Some(s.into()));

@@ -84,21 +84,21 @@ pub async fn export(args: ExportArgs, data_dir: &Path) -> Result<(), String> {
 }
 
 /// Imports a file of JSON lines. Every line is checked first, so that a bad file imports
-/// nothing; trainers whose id the store has already are skipped, never overwritten.
+/// nothing; trainers whose id the store has already are skipped, never overwritten. The file is
+/// read twice (check, then import) so that memory stays bounded whatever its size.
 pub async fn import(args: ImportArgs, data_dir: &Path) -> Result<(), String> {
-    let total = match (&args.file, args.generate) {
-        (_, Some(n)) => n,
-        (Some(file), None) => check_file(file)?,
+    let (total, file) = match (&args.file, args.generate) {
+        (_, Some(n)) => (n, None),
+        (Some(file), None) => (check_file(file)?, Some(file)),
+        // clap refuses this already; kept so that it can never import nothing silently.
         (None, None) => return Err("give a file to import, or --generate N".into()),
     };
     let store = args.store.open(data_dir).await?;
     let bar = progress(Some(total), "imported");
     let mut count = CopyCount::default();
-    let result = match &args.file {
-        Some(file) if args.generate.is_none() => {
-            import_all(trainer_lines(file)?, store.as_ref(), &mut count, &bar).await
-        }
-        _ => import_all(generated(total).map(Ok), store.as_ref(), &mut count, &bar).await,
+    let result = match file {
+        Some(file) => import_all(trainer_lines(file)?, store.as_ref(), &mut count, &bar).await,
+        None => import_all(generated(total).map(Ok), store.as_ref(), &mut count, &bar).await,
     };
     bar.finish_and_clear();
     result?;

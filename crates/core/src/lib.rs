@@ -15,5 +15,7 @@ pub use error::{Error, ErrorType};
 pub use events::{EventKind, TrainerEvent};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
 pub use page_token::TokenKey;
-pub use service::{CreateRequest, ListRequest, Page, Selection, TrainerService, UpdateRequest};
+pub use service::{
+    selects, CreateRequest, ListRequest, Page, Selection, TrainerService, UpdateRequest,
+};
 pub use store::{StoreError, StorePage, TrainerPatch, TrainerStore};

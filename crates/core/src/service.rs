@@ -17,6 +17,13 @@ pub const EVENT_BUFFER: usize = 4096;
 /// The fields a mutation selected, which AppSync passes on to subscribers; `None` is all.
 pub type Selection = Option<Arc<[String]>>;
 
+/// Whether a selection holds `field` (no selection holds every field).
+pub fn selects(selection: &Selection, field: &str) -> bool {
+    selection
+        .as_ref()
+        .is_none_or(|s| s.iter().any(|f| f == field))
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct CreateRequest {
     pub first_name: String,
@@ -65,10 +72,6 @@ impl TrainerService {
             token_key,
             events,
         }
-    }
-
-    pub fn store(&self) -> &Arc<dyn TrainerStore> {
-        &self.store
     }
 
     /// Committed changes, in commit order per trainer.
@@ -177,7 +180,11 @@ impl TrainerService {
     }
 
     fn publish(&self, kind: EventKind, trainer: &Trainer, selected: Selection) {
-        // No subscribers is not an error.
+        // Nobody listening (always so on the Lambda): no copy to make.
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        // The last subscriber may have gone just now: not an error.
         let _ = self.events.send(TrainerEvent {
             kind,
             trainer: Arc::new(trainer.clone()),

@@ -52,16 +52,12 @@ async fn handle_one(service: &TrainerService, event: Value) -> Value {
     };
     match result {
         Ok(data) => json!({ "data": data, "errorType": null, "errorMessage": null }),
-        Err(e) => {
-            if let Error::Internal { cause } = &e {
-                tracing::error!(%cause, parent, field, "internal failure");
-            }
-            json!({
-                "data": null,
-                "errorType": e.error_type().as_str(),
-                "errorMessage": e.to_string(),
-            })
-        }
+        // An internal failure's cause was logged where it arose.
+        Err(e) => json!({
+            "data": null,
+            "errorType": e.error_type().as_str(),
+            "errorMessage": e.to_string(),
+        }),
     }
 }
 
