@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         .with_writer(log_writer)
         .init();
     let result = match cli.command {
-        Command::Serve(args) => serve(&cli.data_dir, args),
+        Command::Serve(args) => block_on(serve(&cli.data_dir, args)),
         Command::ApiKey(cmd) => api_key(&cli.data_dir, cmd),
         Command::Schema => {
             print!("{}", trainers_api::sdl());
@@ -177,34 +177,38 @@ fn block_on(command: impl std::future::Future<Output = Result<(), String>>) -> R
         .block_on(command)
 }
 
-fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
-    runtime.block_on(async move {
-        let key_store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
-        if args.api_keys.is_empty() && key_store.is_empty().map_err(|e| e.to_string())? {
-            let key = key_store
-                .create(keys::DEFAULT_EXPIRY, Some("made by the first `trainers serve`".into()))
-                .map_err(|e| e.to_string())?;
-            println!(
-                "No API key existed, so one was made (shown only now; it expires {}):\n  x-api-key: {}",
-                key.info.expires_at.to_rfc3339(),
-                key.secret
-            );
-        }
-        let store = args.store.open(data_dir).await?;
-        let service = TrainerService::new(store);
-        let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
-        ring.spawn_refresh(Duration::from_secs(1));
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-        let local = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("Trainers API listening on http://{local}/graphql");
-        axum::serve(listener, trainers_api::router(service, ring))
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| format!("server stopped: {e}"))
-    })
+/// Opens the store and the address first, so that a start that fails makes nothing (not even
+/// the first API key).
+async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
+    let store = args.store.open(data_dir).await?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let key_store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
+    if args.api_keys.is_empty() && key_store.is_empty().map_err(|e| e.to_string())? {
+        let key = key_store
+            .create(
+                keys::DEFAULT_EXPIRY,
+                Some("made by the first `trainers serve`".into()),
+            )
+            .map_err(|e| e.to_string())?;
+        println!(
+            "No API key existed, so one was made (shown only now; it expires {}):\n  x-api-key: {}",
+            key.info.expires_at.to_rfc3339(),
+            key.secret
+        );
+    }
+    let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
+    ring.spawn_refresh(Duration::from_secs(1));
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("Trainers API listening on http://{local}/graphql");
+    axum::serve(
+        listener,
+        trainers_api::router(TrainerService::new(store), ring),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| format!("server stopped: {e}"))
 }
 
 async fn shutdown() {

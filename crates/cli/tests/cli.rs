@@ -59,6 +59,25 @@ async fn an_address_in_use_is_one_clear_line() {
 }
 
 #[tokio::test]
+async fn a_start_that_fails_makes_no_api_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = trainers()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--addr", &addr])
+        .output()
+        .await
+        .expect("runs");
+    assert_clean_failure(&out, "cannot listen");
+    assert!(!text(&out.stdout).contains("da2-"), "no key printed");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let list = text(&run(&["--data-dir", data, "api-key", "list"]).await.stdout);
+    assert_eq!(list.lines().count(), 1, "only the header: {list}");
+}
+
+#[tokio::test]
 async fn a_store_that_cannot_be_opened_is_one_clear_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("a-file");
