@@ -23,12 +23,12 @@ use crate::limits::OperationLabel;
 use crate::realtime::{self, Realtime};
 
 /// The largest request body accepted, as on AppSync.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
-pub struct AppState {
-    pub schema: TrainersSchema,
-    pub keys: Arc<KeyRing>,
+struct AppState {
+    schema: TrainersSchema,
+    keys: Arc<KeyRing>,
 }
 
 /// The whole API: every route, with auth, limits and panic safety.
@@ -63,7 +63,7 @@ pub fn router_with_limits(
 }
 
 /// The API key of a request, from the `x-api-key` header.
-pub fn api_key(headers: &HeaderMap) -> Option<&str> {
+fn api_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key").and_then(|v| v.to_str().ok())
 }
 
@@ -130,12 +130,17 @@ async fn answer(
 }
 
 /// Reads `{"query", "variables", "operationName"}`, saying what is wrong when it can't.
-pub fn parse_request(bytes: &[u8]) -> Result<async_graphql::Request, String> {
+pub(crate) fn parse_request(bytes: &[u8]) -> Result<async_graphql::Request, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err("The request body is empty: send a JSON object with a `query` string".into());
     }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("The request body is not valid JSON: {e}"))?;
+    request_from_value(value)
+}
+
+/// Reads `{"query", "variables", "operationName"}` from JSON already parsed (a WebSocket message).
+pub(crate) fn request_from_value(value: Value) -> Result<async_graphql::Request, String> {
     let Value::Object(mut obj) = value else {
         return Err("The request body must be a JSON object with a `query` string".into());
     };

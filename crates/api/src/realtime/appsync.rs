@@ -29,7 +29,7 @@ use super::connection::{
 };
 use super::{Realtime, APPSYNC_PROTOCOL};
 use crate::appsync::{error_json, response_json, MALFORMED, UNAUTHORIZED, VALIDATION};
-use crate::http::parse_request;
+use crate::http::{parse_request, request_from_value};
 
 const NOT_AUTHORIZED: &str = "You are not authorized to make this call.";
 const MAX_SUBSCRIPTIONS: &str = "MaxSubscriptionsReachedError";
@@ -369,7 +369,7 @@ fn start_request(payload: &Value) -> Result<Request, String> {
         Some(_) => Err(
             "`payload.data` of a start message must be a JSON string of {query, variables}".into(),
         ),
-        None if payload.get("query").is_some() => parse_request(payload.to_string().as_bytes()),
+        None if payload.get("query").is_some() => request_from_value(payload.clone()),
         None => {
             Err("A start message needs `payload.data`: a JSON string of {query, variables}".into())
         }

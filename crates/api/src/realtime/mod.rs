@@ -114,7 +114,7 @@ pub fn routes<S>(realtime: Realtime) -> Router<S> {
         .with_state(realtime)
 }
 
-/// The query parameters of AppSync's handshake: `header` and `payload`, base64 JSON.
+/// The query parameters of AppSync's handshake: `header`, base64 JSON (`payload`, always `{}`, is not read).
 #[derive(Debug, Default, Deserialize)]
 struct HandshakeParams {
     header: Option<String>,

@@ -17,7 +17,7 @@ use super::connection::{
 };
 use super::{Realtime, TRANSPORT_WS_PROTOCOL};
 use crate::appsync::{error_json, response_json};
-use crate::http::parse_request;
+use crate::http::request_from_value;
 
 const CLOSE_BAD_REQUEST: u16 = 4400;
 const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -167,7 +167,7 @@ impl Session {
                 .send(error(&id, "MaxSubscriptionsReachedError", &message))
                 .await;
         }
-        let request = match parse_request(payload.to_string().as_bytes()) {
+        let request = match request_from_value(payload) {
             Ok(request) => request,
             Err(message) => {
                 return self
