@@ -64,7 +64,7 @@ mod table;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use futures::future::join_all;
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use trainers_core::{
     Specialty, StoreError, StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch,
@@ -86,7 +86,7 @@ pub const DEFAULT_TABLE: &str = "trainers";
 /// The global secondary index on `specialty` (partition) and `id` (sort).
 pub const SPECIALTY_INDEX: &str = "bySpecialty";
 /// Puts in flight at once in [`TrainerStore::insert_many`] (imports).
-pub const IMPORT_CONCURRENCY: usize = 16;
+pub(crate) const IMPORT_CONCURRENCY: usize = 16;
 /// The environment variable of the page-token secret (see [`DynamoStore::new`]).
 pub const TOKEN_SECRET_ENV: &str = "TRAINERS_TOKEN_SECRET";
 
@@ -308,14 +308,18 @@ impl TrainerStore for DynamoStore {
 
     /// Conditional puts, [`IMPORT_CONCURRENCY`] at a time: `BatchWriteItem` would overwrite.
     async fn insert_many(&self, trainers: &[Trainer]) -> Result<u64, StoreError> {
+        // Always IMPORT_CONCURRENCY puts in flight, not batches that wait for their slowest.
+        // (By index: a closure over `&Trainer` would need a higher-ranked lifetime that the
+        // boxed `Send` future of `insert` cannot give.)
+        let mut puts = futures::stream::iter(0..trainers.len())
+            .map(|i| self.insert(&trainers[i]))
+            .buffer_unordered(IMPORT_CONCURRENCY);
         let mut stored = 0;
-        for chunk in trainers.chunks(IMPORT_CONCURRENCY) {
-            for result in join_all(chunk.iter().map(|t| self.insert(t))).await {
-                match result {
-                    Ok(()) => stored += 1,
-                    Err(StoreError::AlreadyExists) => {}
-                    Err(e) => return Err(e),
-                }
+        while let Some(result) = puts.next().await {
+            match result {
+                Ok(()) => stored += 1,
+                Err(StoreError::AlreadyExists) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(stored)
