@@ -1,15 +1,21 @@
-//! The Trainers API as AppSync serves it: the GraphQL schema, the HTTP router with API-key auth
-//! and limits, and the API keys themselves.
+//! The Trainers API as AppSync serves it. Data flows one way: [`server`] (connections, TLS,
+//! shutdown) → [`router`] (routes, auth, body limits) or [`realtime`] (the WebSocket protocols)
+//! → [`request`] (reading a GraphQL request) → [`schema`] (GraphQL, with [`limits`] and
+//! [`nulls`]) → the service of `trainers-core`. [`error`] writes every error as AppSync does;
+//! [`keys`] holds the API keys; [`tls`] the certificates.
 
-pub mod appsync;
-pub mod graphql;
-pub mod http;
+pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod nulls;
 mod parse_cache;
 pub mod realtime;
+pub mod request;
+pub mod router;
+pub mod schema;
+pub mod server;
+pub mod tls;
 
-pub use graphql::{build_schema, sdl, TrainersSchema};
-pub use http::{router, router_with_limits};
 pub use keys::{KeyRing, KeyStore};
+pub use schema::{build_schema, sdl, TrainersSchema};
+pub use server::{Bound, HttpLimits, Running, Server};

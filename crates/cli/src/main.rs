@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use trainers_api::keys::{self, KeyRing, KeyStore};
+use trainers_api::{tls, Server};
 use trainers_core::TrainerService;
 
 use stores::{StoreArgs, TableCommand};
@@ -49,6 +50,9 @@ enum Command {
     /// Make the DynamoDB table (for a local DynamoDB-compatible server, or AWS).
     #[command(subcommand)]
     Table(TableCommand),
+    /// Make a local certificate authority and a certificate for localhost, to serve TLS.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Write every trainer to stdout as JSON lines.
     Export(ExportArgs),
     /// Add the trainers of a JSON lines file (as `export` writes it) to the store.
@@ -64,6 +68,18 @@ struct ServeArgs {
     /// An API key accepted besides the stored ones (repeatable; never expires).
     #[arg(long = "api-key", env = "TRAINERS_API_KEY", value_delimiter = ',')]
     api_keys: Vec<String>,
+
+    /// A PEM certificate (chain): serve TLS (https, wss) too, on the same port as plain HTTP.
+    #[arg(long, env = "TRAINERS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TRAINERS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// How long a stop (SIGTERM, Ctrl-C) may wait for requests and connections to finish.
+    #[arg(long, env = "TRAINERS_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    shutdown_timeout: Duration,
 
     #[command(flatten)]
     store: StoreArgs,
@@ -84,6 +100,17 @@ enum ApiKeyCommand {
     List,
     /// Revoke a key by its id.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Write a local CA (ca.pem: the file to trust) and a certificate it signs for localhost,
+    /// 127.0.0.1 and ::1 (cert.pem, key.pem: for serve --tls-cert and --tls-key).
+    Create {
+        /// Where to write them (default: <data-dir>/tls).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[global_allocator]
@@ -111,6 +138,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Table(cmd) => block_on(stores::table(cmd)),
+        Command::Tls(TlsCommand::Create { dir }) => {
+            tls_create(&dir.unwrap_or(cli.data_dir.join("tls")))
+        }
         Command::Export(args) => block_on(transfer::export(args, &cli.data_dir)),
         Command::Import(args) => block_on(transfer::import(args, &cli.data_dir)),
     };
@@ -180,6 +210,12 @@ fn block_on(command: impl std::future::Future<Output = Result<(), String>>) -> R
 /// Opens the store and the address first, so that a start that fails makes nothing (not even
 /// the first API key).
 async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
+    // Read before anything is made: a bad certificate fails the start cleanly.
+    let (tls_cert, tls_key) = (args.tls_cert.clone(), args.tls_key.clone());
+    if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
+        tls::server_config(cert, key).map_err(|e| e.to_string())?;
+    }
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let store = args.store.open(data_dir).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -200,15 +236,50 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
     }
     let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
     ring.spawn_refresh(Duration::from_secs(1));
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut server =
+        Server::new(TrainerService::new(store), ring).shutdown_timeout(args.shutdown_timeout);
+    if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
+        server = server.tls(tls::server_config(cert, key).map_err(|e| e.to_string())?);
+    }
+    let server = server.bind_listener(listener).map_err(|e| e.to_string())?;
+    let local = server.local_addr().map_err(|e| e.to_string())?;
     println!("Trainers API listening on http://{local}/graphql");
-    axum::serve(
-        listener,
-        trainers_api::router(TrainerService::new(store), ring),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| format!("server stopped: {e}"))
+    if tls_cert.is_some() {
+        println!(
+            "Also https://{local}/graphql and wss://{local}/graphql/realtime on the same port"
+        );
+    }
+    server.serve(shutdown()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `trainers tls create`.
+fn tls_create(dir: &Path) -> Result<(), String> {
+    let files = tls::create_local(dir).map_err(|e| e.to_string())?;
+    println!(
+        "A local CA and a certificate for {} are in {}:",
+        tls::LOCAL_NAMES.join(", "),
+        dir.display()
+    );
+    println!(
+        "  serve with:   trainers serve --tls-cert {} --tls-key {}",
+        files.cert.display(),
+        files.key.display()
+    );
+    println!(
+        "  trust in Node: NODE_EXTRA_CA_CERTS={}",
+        files.ca.display()
+    );
+    println!(
+        "  trust in browsers (Debian/Ubuntu): sudo cp {} /usr/local/share/ca-certificates/trainers-local-ca.crt && sudo update-ca-certificates",
+        files.ca.display()
+    );
+    println!(
+        "  Chrome/Chromium on Linux: certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n trainers-local-ca -i {}",
+        files.ca.display()
+    );
+    Ok(())
 }
 
 async fn shutdown() {

@@ -12,7 +12,7 @@
 //!   handler raises `util.error(errorMessage, errorType)` when `errorType` is set, else returns
 //!   `data`.
 //! - Nested fields read the returned JSON by field name, as AppSync's default resolution does.
-//! - The response is written in AppSync's shape (`trainers_api::appsync`), with the GraphQL
+//! - The response is written in AppSync's shape (`trainers_api::error`), with the GraphQL
 //!   spec's null propagation (`trainers_api::nulls`).
 
 use std::any::Any;
@@ -107,7 +107,7 @@ impl Target for AppSyncSim {
     async fn graphql(&self, query: &str, variables: Value) -> GraphqlResponse {
         let request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
         let response = self.schema.execute(request).await;
-        GraphqlResponse(trainers_api::appsync::response_json(&response))
+        GraphqlResponse(trainers_api::error::response_json(&response))
     }
 }
 
@@ -202,7 +202,7 @@ pub fn build_schema(sdl: &str, lambda: &Lambda) -> Result<Schema, String> {
         }
     }
     builder
-        .limit_depth(trainers_api::graphql::MAX_DEPTH)
+        .limit_depth(trainers_api::schema::MAX_DEPTH)
         .extension(trainers_api::nulls::SpecNulls)
         .extension(ErrorPaths)
         .finish()
@@ -288,7 +288,7 @@ fn event(parent: &str, ctx: &ResolverContext<'_>) -> Value {
 /// Whether the client gave this argument (AppSync leaves one out of `arguments` otherwise). One
 /// not named in the query is present only through a schema default.
 fn given(ctx: &ResolverContext<'_>, argument: &str) -> bool {
-    trainers_api::graphql::argument_given(&ctx.item.node, ctx.query_env, argument).unwrap_or(true)
+    trainers_api::schema::argument_given(&ctx.item.node, ctx.query_env, argument).unwrap_or(true)
 }
 
 /// `selectionSetList`: every selected field's path by name (not alias), parents first.

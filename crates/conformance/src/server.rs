@@ -1,11 +1,12 @@
-//! A real server on a random loopback port, in this process, on a store of the caller's.
+//! A real server on a random loopback port, in this process, on a store of the caller's: started
+//! as `trainers serve` starts one, through [`trainers_api::Server`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use trainers_api::{KeyRing, KeyStore};
+use trainers_api::{KeyRing, KeyStore, Running, Server};
 use trainers_core::{TrainerService, TrainerStore};
 use trainers_store_embedded::EmbeddedStore;
 
@@ -21,6 +22,8 @@ pub struct TestServer {
     /// The key store in the data directory, for tests of stored keys.
     pub data_dir: tempfile::TempDir,
     pub service: TrainerService,
+    /// The server itself; it shuts down when dropped.
+    pub server: Running,
     /// What the store needs kept alive (its temporary directory, say).
     _store_guard: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -36,24 +39,35 @@ impl TestServer {
         store: Arc<dyn TrainerStore>,
         guard: Option<Box<dyn std::any::Any + Send + Sync>>,
     ) -> TestServer {
+        Self::start_with(store, guard, |server| server).await
+    }
+
+    /// As [`TestServer::start_with_guard`], with the server's options set by `configure` (its
+    /// limits, say).
+    pub async fn start_with(
+        store: Arc<dyn TrainerStore>,
+        guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+        configure: impl FnOnce(Server) -> Server,
+    ) -> TestServer {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let key_store = KeyStore::open(data_dir.path()).expect("a key store");
         let keys = Arc::new(
             KeyRing::new(Some(key_store), &[TEST_API_KEY.to_string()]).expect("a key ring"),
         );
         let service = TrainerService::new(store);
-        let app = trainers_api::router(service.clone(), keys.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let server = configure(Server::new(service.clone(), keys.clone()))
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
-            .expect("a loopback port");
-        let addr = listener.local_addr().expect("a local address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
+            .expect("a loopback port")
+            .spawn()
+            .expect("a running server");
         TestServer {
-            addr,
+            addr: server.addr(),
             client: reqwest::Client::new(),
             keys,
             data_dir,
             service,
+            server,
             _store_guard: guard,
         }
     }

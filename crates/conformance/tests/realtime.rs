@@ -1,11 +1,9 @@
-//! Real-time (`shared/api-contract.md` section 5) on the local server: AppSync's real-time
+//! Real-time (docs/contract.md, real-time) on the local server: AppSync's real-time
 //! protocol and `graphql-transport-ws`, over real WebSockets, with mutations over HTTP.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use futures::{SinkExt, StreamExt};
@@ -16,10 +14,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use trainers_api::realtime::Limits;
-use trainers_api::KeyRing;
 use trainers_conformance::server::{embedded_store, TEST_API_KEY};
 use trainers_conformance::{spawn_embedded, Target, TestServer};
-use trainers_core::TrainerService;
 
 /// How long a test waits for a message it expects.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -342,6 +338,7 @@ async fn appsync_key_in_start_extensions_only() {
         refused["payload"]["errors"][0]["errorType"],
         "UnauthorizedException"
     );
+    assert_eq!(refused["payload"]["errors"][0]["errorCode"], 401);
 
     start(&mut client, "good", query, json!({})).await;
     let created = create(&server, "Ada", "BODYBUILDING", "id").await;
@@ -361,7 +358,12 @@ async fn appsync_bad_key_in_handshake_gets_connection_error() {
         let refused = client.expect("connection_error").await;
         assert_eq!(
             refused["payload"]["errors"][0],
-            json!({"errorType": "UnauthorizedException", "message": "You are not authorized to make this call."})
+            json!({
+                "errorType": "UnauthorizedException",
+                "message": "You are not authorized to make this call.",
+                "errorCode": 401
+            }),
+            "as AppSync writes it: clients give up at once on errorCode 401"
         );
         client.expect_close().await;
     }
@@ -664,66 +666,30 @@ async fn transport_ws_refuses_a_bad_key_with_4403() {
 // ---------------------------------------------------------------------------------------------
 // Bounded resources.
 
-/// A server with the given limits on WebSocket clients, mutations through `graphql`.
-struct LimitedServer {
-    addr: SocketAddr,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
+/// A server on a fresh embedded store with the given limits on WebSocket clients.
+async fn limited_server(limits: Limits) -> TestServer {
+    limited_server_with_send_buffer(limits, None).await
 }
 
-impl LimitedServer {
-    async fn start(limits: Limits) -> LimitedServer {
-        Self::start_with_send_buffer(limits, None).await
-    }
-
-    /// With a fixed send buffer on each accepted socket (which turns off the kernel's growing
-    /// it), so that a client that stops reading blocks the server's writes soon.
-    async fn start_with_send_buffer(limits: Limits, send_buffer: Option<usize>) -> LimitedServer {
-        let (store, dir) = embedded_store();
-        let keys = Arc::new(KeyRing::new(None, &[TEST_API_KEY.to_string()]).expect("a key ring"));
-        let app = trainers_api::router_with_limits(TrainerService::new(store), keys, limits);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        let addr = listener.local_addr().expect("an address");
-        let listener = listener.tap_io(move |tcp| {
+/// With a fixed send buffer on each accepted socket (which turns off the kernel's growing it),
+/// so that a client that stops reading blocks the server's writes soon.
+async fn limited_server_with_send_buffer(limits: Limits, send_buffer: Option<usize>) -> TestServer {
+    let (store, dir) = embedded_store();
+    TestServer::start_with(store, Some(Box::new(dir)), |server| {
+        server.realtime_limits(limits).on_accept(move |tcp| {
             if let Some(size) = send_buffer {
-                socket2::SockRef::from(&*tcp)
+                socket2::SockRef::from(tcp)
                     .set_send_buffer_size(size)
                     .expect("a send buffer size");
             }
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        LimitedServer {
-            addr,
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Target for LimitedServer {
-    async fn graphql(
-        &self,
-        query: &str,
-        variables: Value,
-    ) -> trainers_conformance::GraphqlResponse {
-        let response = self
-            .http
-            .post(format!("http://{}/graphql", self.addr))
-            .header("x-api-key", TEST_API_KEY)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .expect("the server answers");
-        trainers_conformance::GraphqlResponse(response.json().await.expect("a JSON body"))
-    }
+        })
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_are_refused_clearly() {
-    let server = LimitedServer::start(Limits {
+    let server = limited_server(Limits {
         max_connections: 2,
         ..Limits::default()
     })
@@ -773,7 +739,7 @@ async fn a_subscriber_that_stops_reading_slows_no_one_and_is_dropped() {
         farewell_timeout: Duration::from_secs(60),
         ..Limits::default()
     };
-    let server = LimitedServer::start_with_send_buffer(limits, Some(4096)).await;
+    let server = limited_server_with_send_buffer(limits, Some(4096)).await;
     let query = format!("subscription {{ onCreateTrainer {{ {ALL_FIELDS} }} }}");
 
     let url = realtime_url(server.addr, Some(TEST_API_KEY));

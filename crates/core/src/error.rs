@@ -1,22 +1,68 @@
 use std::fmt;
 
-/// The `errorType` a client sees, as AppSync names them.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// Every `errorType` a client can see, as AppSync names them: the five operations' errors, and
+/// those of the edges (HTTP, the WebSocket protocols). Each edge maps to these once; no
+/// `errorType` is spelled anywhere else.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorType {
+    /// An argument is out of range or malformed, or the query does not validate.
     Validation,
+    /// Update or delete of an id that does not exist.
     NotFound,
+    /// `expectedVersion` differs from the stored version.
     Conflict,
+    /// Anything unexpected; the log says what.
     Internal,
+    /// The request is not a GraphQL request at all (HTTP 400, 404, 405, 413, 431).
+    MalformedHttpRequest,
+    /// The API key is missing or not valid (HTTP 401).
+    Unauthorized,
+    /// A WebSocket connection asked for more subscriptions than it may run.
+    MaxSubscriptionsReached,
+    /// The server is at its limit of WebSocket connections.
+    LimitExceeded,
+    /// A `start` reused the id of a running subscription.
+    DuplicatedOperation,
+    /// A real-time message that the protocol does not have.
+    UnsupportedOperation,
+    /// A subscriber that did not read its events fast enough and was dropped.
+    SubscriberTooSlow,
 }
 
 impl ErrorType {
+    pub const ALL: [ErrorType; 11] = [
+        ErrorType::Validation,
+        ErrorType::NotFound,
+        ErrorType::Conflict,
+        ErrorType::Internal,
+        ErrorType::MalformedHttpRequest,
+        ErrorType::Unauthorized,
+        ErrorType::MaxSubscriptionsReached,
+        ErrorType::LimitExceeded,
+        ErrorType::DuplicatedOperation,
+        ErrorType::UnsupportedOperation,
+        ErrorType::SubscriberTooSlow,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorType::Validation => "ValidationError",
             ErrorType::NotFound => "NotFound",
             ErrorType::Conflict => "ConflictError",
             ErrorType::Internal => "InternalFailure",
+            ErrorType::MalformedHttpRequest => "MalformedHttpRequestException",
+            ErrorType::Unauthorized => "UnauthorizedException",
+            ErrorType::MaxSubscriptionsReached => "MaxSubscriptionsReachedError",
+            ErrorType::LimitExceeded => "LimitExceededError",
+            ErrorType::DuplicatedOperation => "DuplicatedOperationError",
+            ErrorType::UnsupportedOperation => "UnsupportedOperation",
+            ErrorType::SubscriberTooSlow => "SubscriberTooSlow",
         }
+    }
+
+    /// The type of a name [`ErrorType::as_str`] gives; `None` for any other string.
+    pub fn from_name(name: &str) -> Option<ErrorType> {
+        ErrorType::ALL.into_iter().find(|t| t.as_str() == name)
     }
 }
 

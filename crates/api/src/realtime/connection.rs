@@ -1,12 +1,14 @@
-//! What both protocols share: one connection is a reader (the protocol, which reads the client's
-//! messages and queues answers), a writer (which sends the queue to the socket) and one task per
-//! running operation (which queues its results).
+//! What both protocols share: one connection loop. A connection is a reader (this loop, which
+//! hands the client's messages and the protocol's timers to a [`Protocol`]), a writer (which
+//! sends the outgoing queue to the socket) and one task per running operation (which queues its
+//! results).
 //!
 //! The queue is bounded. A message waits for room a short while (a burst to a client that reads
 //! is fine); when there is still none, the client has fallen behind, and the writer tells it so
 //! and closes the connection. So a client that stops reading holds one queue of memory for a
-//! moment and slows no one: mutations publish without waiting (the service's broadcast channel),
-//! and every other connection has its own queue and writer.
+//! moment and slows no one: mutations publish without waiting, and every other connection has
+//! its own queue and writer. When the server shuts down, the loop sends a close frame with code
+//! 1001 (going away) and ends.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,15 +18,21 @@ use std::time::Duration;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, Value};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use futures::stream::{BoxStream, SplitSink, SplitStream};
+use futures::stream::{BoxStream, SplitSink};
 use futures::{FutureExt, SinkExt, StreamExt};
+use serde::Serialize;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use crate::graphql::TrainersSchema;
-use crate::http::MAX_BODY_BYTES;
+use super::Limits;
+use crate::error::ErrorType;
+use crate::request::MAX_BODY_BYTES;
+use crate::schema::TrainersSchema;
 
 /// WebSocket close codes used by both protocols.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
 pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
@@ -37,8 +45,10 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
-    pub fn json(value: serde_json::Value) -> Self {
-        Outgoing::Text(value.to_string())
+    /// A protocol message, as JSON text.
+    pub fn message(message: &impl Serialize) -> Self {
+        // A protocol message is plain data (strings, numbers, JSON values): it always serializes.
+        Outgoing::Text(serde_json::to_string(message).unwrap_or_default())
     }
 
     fn into_message(self) -> Message {
@@ -49,6 +59,36 @@ impl Outgoing {
                 reason: reason.into(),
             })),
         }
+    }
+}
+
+/// One error as both protocols write it outside GraphQL's own errors: its `errorType`, its
+/// message, and the `errorCode` AppSync gives it (clients read it to decide whether to retry).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorEntry<'a> {
+    error_type: &'static str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<u16>,
+}
+
+impl<'a> ErrorEntry<'a> {
+    pub fn new(error_type: ErrorType, message: &'a str) -> Self {
+        let error_code = match error_type {
+            ErrorType::Unauthorized => Some(401),
+            ErrorType::MalformedHttpRequest => Some(400),
+            _ => None,
+        };
+        ErrorEntry {
+            error_type: error_type.as_str(),
+            message,
+            error_code,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
@@ -72,6 +112,23 @@ impl Outbox {
             }
         }
     }
+
+    /// Queues a close frame; always `false`, for a protocol to end the connection with.
+    pub async fn close(&self, code: u16, reason: &str) -> bool {
+        self.send(Outgoing::Close(code, reason.to_string())).await;
+        false
+    }
+}
+
+/// One protocol's side of a connection. Each call answers through the protocol's outbox and
+/// returns `false` to end the connection.
+pub trait Protocol: Send {
+    /// What to send a client that fell behind, before its connection closes.
+    fn too_slow(&self) -> Vec<Outgoing>;
+    /// When the protocol next wants [`Protocol::on_timer`] (a keep-alive, a deadline).
+    fn next_timer(&self) -> Option<Instant>;
+    fn on_timer(&mut self) -> impl Future<Output = bool> + Send;
+    fn on_message(&mut self, text: &str) -> impl Future<Output = bool> + Send;
 }
 
 /// The socket settings of both protocols: messages as large as an HTTP request may be, and a
@@ -82,20 +139,16 @@ pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .read_buffer_size(4096)
 }
 
-/// Runs one connection until either side ends it. `protocol` reads the client's messages and
-/// answers through the outbox; when it returns, what it queued last (a close frame, say) is
-/// still sent. `too_slow` is what a client that fell behind is sent before the connection
-/// closes.
-pub async fn run<P, F>(
+/// Runs one connection until either side ends it or the server shuts down. `start` makes the
+/// protocol's side, given the outbox; when the loop ends, what was queued last (a close frame,
+/// say) is still sent.
+pub async fn run<P: Protocol>(
     socket: WebSocket,
-    limits: &super::Limits,
-    too_slow: Vec<Outgoing>,
-    protocol: P,
-) where
-    P: FnOnce(SplitStream<WebSocket>, Outbox) -> F,
-    F: Future<Output = ()>,
-{
-    let (sink, incoming) = socket.split();
+    limits: &Limits,
+    shutdown: &CancellationToken,
+    start: impl FnOnce(Outbox) -> P,
+) {
+    let (sink, mut incoming) = socket.split();
     let (queue, pending) = mpsc::channel(limits.outgoing_queue.max(1));
     let fell_behind = Arc::new(Notify::new());
     let outbox = Outbox {
@@ -103,21 +156,59 @@ pub async fn run<P, F>(
         fell_behind: fell_behind.clone(),
         wait: limits.queue_wait,
     };
+    let mut protocol = start(outbox.clone());
     let writer = write(
         sink,
         pending,
         fell_behind,
-        too_slow,
+        protocol.too_slow(),
         limits.farewell_timeout,
     );
     tokio::pin!(writer);
-    tokio::select! {
-        () = &mut writer => {}
-        () = protocol(incoming, outbox) => {
-            // The protocol's outbox and operations are gone: the writer ends once it has sent
-            // what they queued.
-            let _ = tokio::time::timeout(limits.farewell_timeout, writer).await;
+    let read = async {
+        loop {
+            let timer = protocol.next_timer();
+            let message = tokio::select! {
+                message = incoming.next() => message,
+                () = sleep_until(timer) => {
+                    if protocol.on_timer().await {
+                        continue;
+                    }
+                    return;
+                }
+                () = shutdown.cancelled() => {
+                    outbox.close(CLOSE_GOING_AWAY, "The server is shutting down").await;
+                    return;
+                }
+            };
+            let text = match message {
+                Some(Ok(Message::Text(text))) => text.to_string(),
+                Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+            };
+            if !protocol.on_message(&text).await {
+                return;
+            }
         }
+    };
+    let reader_ended = tokio::select! {
+        () = &mut writer => false,
+        () = read => true,
+    };
+    if reader_ended {
+        // The protocol's operations stop with it, and with them the last outboxes: the writer
+        // ends once it has sent what they queued.
+        drop(protocol);
+        drop(outbox);
+        let _ = tokio::time::timeout(limits.farewell_timeout, writer).await;
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -160,17 +251,12 @@ async fn write(
 }
 
 /// The operations running on one connection, by the client's id. Dropping it stops them all.
+#[derive(Default)]
 pub struct Operations {
     running: HashMap<String, JoinHandle<()>>,
 }
 
 impl Operations {
-    pub fn new() -> Self {
-        Operations {
-            running: HashMap::new(),
-        }
-    }
-
     /// How many are still running.
     pub fn count(&mut self) -> usize {
         self.running.retain(|_, task| !task.is_finished());
@@ -281,21 +367,42 @@ pub fn header<'a>(object: &'a serde_json::Value, name: &str) -> Option<&'a str> 
         .and_then(|(_, v)| v.as_str())
 }
 
-/// What the read loops do with one WebSocket message.
-pub(super) enum Incoming {
-    Text(String),
-    Skip,
-    Closed,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A client message as text; pings and pongs are skipped, a close or an error ends the loop.
-pub(super) fn classify(message: Option<Result<Message, axum::Error>>) -> Incoming {
-    match message {
-        Some(Ok(Message::Text(text))) => Incoming::Text(text.to_string()),
-        Some(Ok(Message::Binary(bytes))) => {
-            Incoming::Text(String::from_utf8_lossy(&bytes).into_owned())
-        }
-        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Skip,
-        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Incoming::Closed,
+    #[test]
+    fn header_names_match_in_any_case() {
+        let object = serde_json::json!({"X-Api-Key": "k", "host": 1});
+        assert_eq!(header(&object, "x-api-key"), Some("k"));
+        assert_eq!(header(&object, "host"), None, "a number is no header value");
+        assert_eq!(header(&serde_json::json!("x"), "x-api-key"), None);
+    }
+
+    #[test]
+    fn only_auth_and_request_errors_carry_an_error_code() {
+        let code = |t| ErrorEntry::new(t, "m").to_json()["errorCode"].clone();
+        assert_eq!(code(ErrorType::Unauthorized), 401);
+        assert_eq!(code(ErrorType::MalformedHttpRequest), 400);
+        assert_eq!(code(ErrorType::Validation), serde_json::Value::Null);
+    }
+
+    #[test]
+    fn the_operation_type_is_told_when_it_can_be() {
+        let request = |q: &str| Request::new(q);
+        assert_eq!(
+            is_subscription(&request("subscription { onCreateTrainer { id } }")),
+            Some(true)
+        );
+        assert_eq!(is_subscription(&request("{ a }")), Some(false));
+        assert_eq!(
+            is_subscription(&request("query A { a } query B { b }")),
+            None
+        );
+        assert_eq!(
+            is_subscription(&request("query A { a } subscription B { b }").operation_name("B")),
+            Some(true)
+        );
+        assert_eq!(is_subscription(&request("{")), None);
     }
 }

@@ -9,13 +9,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_graphql::{ErrorExtensionValues, Request, Response, ServerError};
+use async_graphql::{Request, Response};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::sync::broadcast;
 
 use super::connection::{self, Started};
-use crate::graphql::TrainersSchema;
+use crate::error::{server_error, ErrorType};
+use crate::schema::TrainersSchema;
 
 /// Results one subscriber may fall behind the shared execution before it is told and dropped.
 const BUFFER: usize = 4096;
@@ -92,6 +93,11 @@ async fn pump(
     lock(&groups).remove(&key);
 }
 
+/// What a subscriber that missed `missed` events is told.
+pub fn fell_behind(missed: u64) -> String {
+    format!("This subscriber fell {missed} events behind and was dropped; subscribe again")
+}
+
 /// One subscriber's results; one that falls `BUFFER` behind gets an error and its stream ends.
 fn follow(results: broadcast::Receiver<Arc<Response>>) -> BoxStream<'static, Arc<Response>> {
     futures::stream::unfold(Some(results), |state| async move {
@@ -99,13 +105,7 @@ fn follow(results: broadcast::Receiver<Arc<Response>>) -> BoxStream<'static, Arc
         match results.recv().await {
             Ok(result) => Some((result, Some(results))),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                let mut error = ServerError::new(
-                    format!("This subscriber fell {missed} events behind and was dropped; subscribe again"),
-                    None,
-                );
-                let mut extensions = ErrorExtensionValues::default();
-                extensions.set("errorType", "SubscriberTooSlow");
-                error.extensions = Some(extensions);
+                let error = server_error(ErrorType::SubscriberTooSlow, fell_behind(missed));
                 Some((Arc::new(Response::from_errors(vec![error])), None))
             }
             Err(broadcast::error::RecvError::Closed) => None,

@@ -1,5 +1,5 @@
 //! Subscriptions over WebSockets, in the two protocols that clients speak
-//! (`shared/api-contract.md` section 5):
+//! (docs/contract.md, real-time):
 //!
 //! - [`appsync`]: AppSync's real-time protocol, at `/graphql/realtime`, and at `/graphql` for a
 //!   client that asks for the subprotocol `graphql-ws`;
@@ -12,18 +12,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::response::Response;
 use serde::Deserialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::appsync::{request_error, MALFORMED};
-use crate::graphql::TrainersSchema;
+use crate::error::{request_error, ErrorType};
 use crate::keys::KeyRing;
+use crate::schema::TrainersSchema;
+use connection::{Outbox, Outgoing, Protocol};
+pub(crate) use fanout::fell_behind;
 use fanout::Fanout;
 
 mod appsync;
@@ -74,8 +78,8 @@ impl Default for Limits {
     }
 }
 
-/// What the WebSocket endpoints share: the schema, the keys, the limits and the count of
-/// connections.
+/// What the WebSocket endpoints share: the schema, the keys, the limits, the count of
+/// connections, and the connections themselves, to close when the server shuts down.
 #[derive(Clone)]
 pub struct Realtime {
     schema: TrainersSchema,
@@ -83,6 +87,8 @@ pub struct Realtime {
     limits: Arc<Limits>,
     connections: Arc<Semaphore>,
     fanout: Fanout,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Realtime {
@@ -93,6 +99,8 @@ impl Realtime {
             keys,
             limits: Arc::new(limits),
             fanout: Fanout::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
         }
     }
 
@@ -100,41 +108,104 @@ impl Realtime {
         self.keys.accepts(key)
     }
 
-    /// Room for one more connection, held while it lasts; `None` at the cap.
-    fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        self.connections.clone().try_acquire_owned().ok()
+    /// Closes every WebSocket (code 1001) and waits until their tasks have ended.
+    pub async fn shut_down(&self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// Open WebSocket connections.
+    pub fn open_connections(&self) -> usize {
+        self.limits.max_connections - self.connections.available_permits()
+    }
+
+    /// Upgrades to `subprotocol` and runs the connection with the protocol that `open` makes,
+    /// told whether the connection fits under the cap (it counts until it closes).
+    fn upgrade<P: Protocol + 'static>(
+        self,
+        ws: WebSocketUpgrade,
+        subprotocol: &'static str,
+        open: impl FnOnce(Realtime, Outbox, bool) -> P + Send + 'static,
+    ) -> Response {
+        let permit = self.connections.clone().try_acquire_owned().ok();
+        let tasks = self.tasks.clone();
+        connection::configure(ws)
+            .protocols([subprotocol])
+            .on_upgrade(move |socket| {
+                tasks.track_future(async move {
+                    let limits = self.limits.clone();
+                    let shutdown = self.shutdown.clone();
+                    let admitted = permit.is_some();
+                    connection::run(socket, &limits, &shutdown, |outbox| {
+                        open(self, outbox, admitted)
+                    })
+                    .await;
+                    drop(permit);
+                })
+            })
     }
 }
 
-/// The WebSocket routes, to merge into the API's router.
-pub fn routes<S>(realtime: Realtime) -> Router<S> {
-    Router::new()
-        .route("/graphql", get(on_graphql))
-        .route("/graphql/realtime", get(on_realtime))
-        .with_state(realtime)
+/// A connection accepted (`Ok`) or refused (`Err`) as it opens.
+impl<A: Protocol, R: Protocol> Protocol for Result<A, R> {
+    fn too_slow(&self) -> Vec<Outgoing> {
+        match self {
+            Ok(p) => p.too_slow(),
+            Err(p) => p.too_slow(),
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        match self {
+            Ok(p) => p.next_timer(),
+            Err(p) => p.next_timer(),
+        }
+    }
+
+    async fn on_timer(&mut self) -> bool {
+        match self {
+            Ok(p) => p.on_timer().await,
+            Err(p) => p.on_timer().await,
+        }
+    }
+
+    async fn on_message(&mut self, text: &str) -> bool {
+        match self {
+            Ok(p) => p.on_message(text).await,
+            Err(p) => p.on_message(text).await,
+        }
+    }
 }
 
 /// The query parameters of AppSync's handshake: `header`, base64 JSON (`payload`, always `{}`, is not read).
 #[derive(Debug, Default, Deserialize)]
-struct HandshakeParams {
+pub struct HandshakeParams {
     header: Option<String>,
 }
 
-async fn on_realtime(
+/// `GET /graphql/realtime`: AppSync's protocol.
+pub async fn on_realtime(
     State(realtime): State<Realtime>,
     Query(params): Query<HandshakeParams>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    appsync::upgrade(realtime, ws, params.header)
+    match ws {
+        Ok(ws) => appsync::upgrade(realtime, ws, params.header),
+        Err(_) => not_a_websocket(),
+    }
 }
 
-/// `/graphql` serves both protocols: `graphql-transport-ws` when the client asks for it (and is
-/// not an AppSync client passing its header as a subprotocol), else AppSync's `graphql-ws`.
-async fn on_graphql(
+/// `GET /graphql` serves both protocols: `graphql-transport-ws` when the client asks for it (and
+/// is not an AppSync client passing its header as a subprotocol), else AppSync's `graphql-ws`.
+pub async fn on_graphql(
     State(realtime): State<Realtime>,
     Query(params): Query<HandshakeParams>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let Ok(ws) = ws else {
+        return not_a_websocket();
+    };
     let asks = |protocol: &str| {
         ws.requested_protocols()
             .any(|p| p.as_bytes() == protocol.as_bytes())
@@ -146,9 +217,17 @@ async fn on_graphql(
     } else {
         request_error(
             StatusCode::BAD_REQUEST,
-            MALFORMED,
+            ErrorType::MalformedHttpRequest,
             "A WebSocket at /graphql must ask for the subprotocol graphql-transport-ws or graphql-ws",
         )
-        .into_response()
     }
+}
+
+/// A GET that is not a WebSocket handshake.
+fn not_a_websocket() -> Response {
+    request_error(
+        StatusCode::BAD_REQUEST,
+        ErrorType::MalformedHttpRequest,
+        "Send GraphQL requests as POST /graphql with a JSON body; a GET here must be a WebSocket handshake",
+    )
 }

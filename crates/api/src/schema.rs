@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, Enum, ErrorExtensions, MaybeUndefined, Object, Scalar, ScalarType, Schema,
-    Subscription, Value, ID,
+    Context, Enum, MaybeUndefined, Object, Scalar, ScalarType, Schema, Subscription, Value, ID,
 };
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
 use trainers_core::{EventKind, Selection, Timestamp, Trainer, TrainerEvent, TrainerService};
 
+use crate::error::{graphql_error, ErrorType};
 use crate::nulls::SpecNulls;
 use crate::parse_cache::ParseCache;
 
@@ -38,8 +38,7 @@ pub fn sdl() -> String {
 /// Turns a service error into a GraphQL error carrying its `errorType`. (An internal failure's
 /// cause was logged where it arose, in the service.)
 fn gql_error(e: trainers_core::Error) -> async_graphql::Error {
-    let error_type = e.error_type().as_str();
-    async_graphql::Error::new(e.to_string()).extend_with(|_, ext| ext.set("errorType", error_type))
+    graphql_error(e.error_type(), e.to_string())
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -116,10 +115,10 @@ impl Trainers {
         if self.shows(field) {
             Ok(value)
         } else {
-            Err(async_graphql::Error::new(format!(
-                "Cannot return null for non-nullable type: '{field}': select it in the mutation to receive it in subscriptions"
+            Err(graphql_error(
+                ErrorType::Validation,
+                format!("Cannot return null for non-nullable type: '{field}': select it in the mutation to receive it in subscriptions"),
             ))
-            .extend_with(|_, ext| ext.set("errorType", "ValidationError")))
         }
     }
 }
@@ -361,10 +360,10 @@ fn events(
                     }
                     Ok(_) => continue,
                     Err(RecvError::Lagged(missed)) => {
-                        let error = async_graphql::Error::new(format!(
-                            "This subscriber fell {missed} events behind and was dropped; subscribe again"
-                        ))
-                        .extend_with(|_, ext| ext.set("errorType", "SubscriberTooSlow"));
+                        let error = graphql_error(
+                            ErrorType::SubscriberTooSlow,
+                            crate::realtime::fell_behind(missed),
+                        );
                         return Some((Err(error), None));
                     }
                     Err(RecvError::Closed) => return None,

@@ -1,0 +1,80 @@
+//! AppSync's real-time protocol, as AWS documents it in "Building a real-time WebSocket client":
+//!
+//! - the handshake ([`handshake`]) carries the authorization header as the query parameter
+//!   `header` or as a second subprotocol `header-<base64url JSON>` (Amplify JS), and asks for the
+//!   subprotocol `graphql-ws`;
+//! - client `connection_init` (optional), server `connection_ack` with `connectionTimeoutMs`,
+//!   then a `ka` now and every [`Limits::keep_alive`](super::Limits::keep_alive);
+//! - client `start` with an `id` and `payload: {data: "<JSON {query, variables}>", extensions:
+//!   {authorization: {...}}}`, server `start_ack` then `data` messages, or an `error`;
+//! - client `stop`, server `complete`;
+//! - a bad key in the handshake gets `connection_error`, a bad key in `start` an `error`, both
+//!   `UnauthorizedException` with `errorCode` 401.
+//!
+//! The API key may come in the handshake, in each `start`, or both; the one in `start` wins.
+//! The messages are typed in [`messages`]; one connection is a [`session::Session`].
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::response::Response;
+use tokio::time::Instant;
+
+use super::connection::{Operations, CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER};
+use super::{Realtime, APPSYNC_PROTOCOL};
+use crate::error::ErrorType;
+use handshake::{HandshakeAuth, Refusal};
+use session::Session;
+
+mod handshake;
+mod messages;
+mod session;
+
+pub(super) use handshake::header_protocol;
+
+pub(super) fn upgrade(
+    realtime: Realtime,
+    ws: WebSocketUpgrade,
+    header: Option<String>,
+) -> Response {
+    let encoded = header.or_else(|| header_protocol(&ws));
+    let auth = HandshakeAuth::read(&realtime, encoded.as_deref());
+    realtime.upgrade(ws, APPSYNC_PROTOCOL, move |realtime, outbox, admitted| {
+        let limits = &realtime.limits;
+        let refusal = |error_type, message: String, close_code| Refusal {
+            deadline: Instant::now() + limits.init_timeout,
+            outbox: outbox.clone(),
+            error_type,
+            message,
+            close_code,
+        };
+        if !admitted {
+            let message = format!(
+                "The server is at its limit of {} WebSocket connections; try again later",
+                limits.max_connections
+            );
+            return Err(refusal(
+                ErrorType::LimitExceeded,
+                message,
+                CLOSE_TRY_AGAIN_LATER,
+            ));
+        }
+        let handshake_accepted = match auth {
+            HandshakeAuth::Refused(message) => {
+                let message = message.to_string();
+                return Err(refusal(
+                    ErrorType::Unauthorized,
+                    message,
+                    CLOSE_POLICY_VIOLATION,
+                ));
+            }
+            HandshakeAuth::Accepted => true,
+            HandshakeAuth::Absent => false,
+        };
+        Ok(Session {
+            next_ka: Instant::now() + limits.keep_alive,
+            handshake_accepted,
+            outbox,
+            operations: Operations::default(),
+            realtime,
+        })
+    })
+}

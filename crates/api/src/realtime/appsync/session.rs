@@ -1,0 +1,221 @@
+//! One AppSync real-time connection after its handshake: `connection_init` and `ka`, `start`
+//! and `stop`, and the results of each running subscription.
+
+use async_graphql::{Request, Response};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::messages::{AckPayload, ClientMessage, Errors, ServerMessage, Unreadable};
+use crate::error::{error_json, response_json, ErrorType, NOT_AUTHORIZED};
+use crate::realtime::connection::{
+    self, header, Framing, Operations, Outbox, Outgoing, Protocol, Started, CLOSE_POLICY_VIOLATION,
+};
+use crate::realtime::Realtime;
+use crate::request::{parse_request, request_from_value};
+
+const FRAMING: Framing = Framing { result, complete };
+
+pub struct Session {
+    pub realtime: Realtime,
+    /// Whether the handshake carried a valid key (a `start` may carry its own).
+    pub handshake_accepted: bool,
+    pub outbox: Outbox,
+    pub operations: Operations,
+    /// When the next `ka` is due.
+    pub next_ka: Instant,
+}
+
+impl Protocol for Session {
+    fn too_slow(&self) -> Vec<Outgoing> {
+        vec![
+            ServerMessage::error(
+                None,
+                ErrorType::SubscriberTooSlow,
+                "This connection fell behind: it did not read its messages fast enough, \
+                 so it was closed. Connect and subscribe again.",
+            ),
+            Outgoing::Close(
+                CLOSE_POLICY_VIOLATION,
+                ErrorType::SubscriberTooSlow.as_str().to_string(),
+            ),
+        ]
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        Some(self.next_ka)
+    }
+
+    async fn on_timer(&mut self) -> bool {
+        self.next_ka = Instant::now() + self.realtime.limits.keep_alive;
+        self.outbox
+            .send(Outgoing::message(&ServerMessage::Ka))
+            .await
+    }
+
+    async fn on_message(&mut self, text: &str) -> bool {
+        let message = match ClientMessage::parse(text) {
+            Ok(message) => message,
+            Err(Unreadable::Malformed) => {
+                return self
+                    .send_error(
+                        None,
+                        ErrorType::MalformedHttpRequest,
+                        "A message must be a JSON object with a string `type`",
+                    )
+                    .await
+            }
+            Err(Unreadable::Unsupported { kind, id }) => {
+                let message = format!("{kind} not supported through the realtime channel");
+                return self
+                    .send_error(id.as_deref(), ErrorType::UnsupportedOperation, &message)
+                    .await;
+            }
+        };
+        match message {
+            ClientMessage::ConnectionInit {} => {
+                let timeout = self.realtime.limits.connection_timeout.as_millis();
+                let ack = ServerMessage::ConnectionAck {
+                    payload: AckPayload {
+                        connection_timeout_ms: u64::try_from(timeout).unwrap_or(u64::MAX),
+                    },
+                };
+                self.outbox.send(Outgoing::message(&ack)).await
+                    && self
+                        .outbox
+                        .send(Outgoing::message(&ServerMessage::Ka))
+                        .await
+            }
+            ClientMessage::Start { id, payload } => self.start(id, &payload).await,
+            ClientMessage::Stop { id: Some(id) } => {
+                self.operations.stop(&id);
+                self.outbox
+                    .send(Outgoing::message(&ServerMessage::Complete { id: &id }))
+                    .await
+            }
+            ClientMessage::Stop { id: None } => {
+                self.send_error(
+                    None,
+                    ErrorType::MalformedHttpRequest,
+                    "A stop message needs the `id` of a start",
+                )
+                .await
+            }
+            ClientMessage::ConnectionTerminate {} => false,
+        }
+    }
+}
+
+impl Session {
+    async fn send_error(&self, id: Option<&str>, error_type: ErrorType, message: &str) -> bool {
+        self.outbox
+            .send(ServerMessage::error(id, error_type, message))
+            .await
+    }
+
+    async fn start(&mut self, id: Option<String>, payload: &Value) -> bool {
+        let Some(id) = id else {
+            return self
+                .send_error(
+                    None,
+                    ErrorType::MalformedHttpRequest,
+                    "A start message needs an `id`",
+                )
+                .await;
+        };
+        let request = match self.check_start(&id, payload) {
+            Err(answer) => return self.outbox.send(answer).await,
+            Ok(request) => request,
+        };
+        // check_start refused whatever is known not to be a subscription.
+        match self
+            .realtime
+            .fanout
+            .start(&self.realtime.schema, request, true)
+        {
+            Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
+            Started::Running(first, rest) => {
+                let acked = Outgoing::message(&ServerMessage::StartAck { id: &id });
+                if !self.outbox.send(acked).await {
+                    return false;
+                }
+                let task =
+                    connection::forward(id.clone(), first, rest, self.outbox.clone(), FRAMING);
+                self.operations.insert(id, task);
+                true
+            }
+        }
+    }
+
+    /// The request of a `start`, or the error that answers it.
+    fn check_start(&mut self, id: &str, payload: &Value) -> Result<Request, Outgoing> {
+        let refuse =
+            |error_type, message: &str| ServerMessage::error(Some(id), error_type, message);
+        let presented = header(&payload["extensions"]["authorization"], "x-api-key");
+        let authorized = match presented {
+            Some(key) => self.realtime.accepts(key),
+            None => self.handshake_accepted,
+        };
+        if !authorized {
+            return Err(refuse(ErrorType::Unauthorized, NOT_AUTHORIZED));
+        }
+        if self.operations.is_running(id) {
+            return Err(refuse(
+                ErrorType::DuplicatedOperation,
+                &format!("A subscription with the id {id} is already running on this connection"),
+            ));
+        }
+        let max = self.realtime.limits.max_subscriptions_per_connection;
+        if self.operations.count() >= max {
+            return Err(refuse(
+                ErrorType::MaxSubscriptionsReached,
+                &format!("Max number of {max} subscriptions reached"),
+            ));
+        }
+        let request = start_request(payload)
+            .map_err(|message| refuse(ErrorType::MalformedHttpRequest, &message))?;
+        if connection::is_subscription(&request) == Some(false) {
+            return Err(refuse(
+                ErrorType::Validation,
+                "Only subscriptions run on the real-time endpoint; send queries and mutations to POST /graphql",
+            ));
+        }
+        Ok(request)
+    }
+}
+
+/// The GraphQL request of a `start`: `payload.data` is a JSON string of `{query, variables}`.
+/// (Apollo's protocol puts the request itself in `payload`; that is read too.)
+fn start_request(payload: &Value) -> Result<Request, String> {
+    match payload.get("data") {
+        Some(Value::String(data)) => parse_request(data.as_bytes()),
+        Some(_) => Err(
+            "`payload.data` of a start message must be a JSON string of {query, variables}".into(),
+        ),
+        None if payload.get("query").is_some() => request_from_value(payload.clone()),
+        None => {
+            Err("A start message needs `payload.data`: a JSON string of {query, variables}".into())
+        }
+    }
+}
+
+fn complete(id: &str) -> Outgoing {
+    Outgoing::message(&ServerMessage::Complete { id })
+}
+
+/// One result of an operation: `data` (with `errors` beside it, if any), or an `error` when
+/// there is no data at all.
+fn result(id: &str, response: &Response) -> Outgoing {
+    if connection::failed(response) {
+        Outgoing::message(&ServerMessage::Error {
+            id: Some(id),
+            payload: Errors {
+                errors: response.errors.iter().map(error_json).collect(),
+            },
+        })
+    } else {
+        Outgoing::message(&ServerMessage::Data {
+            id,
+            payload: response_json(response),
+        })
+    }
+}

@@ -1,0 +1,208 @@
+//! The GraphQL over WebSocket protocol (subprotocol `graphql-transport-ws`), as npm's
+//! `graphql-ws` speaks it: `connection_init` with the API key in its payload
+//! (`{"x-api-key": "..."}`), `connection_ack`, `ping`/`pong`, `subscribe`, `next`, `error`,
+//! `complete`, and the protocol's close codes (4403 for a bad key). Queries and mutations run
+//! too, as the protocol allows. The messages are typed in [`messages`].
+
+use async_graphql::Response;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::response::Response as HttpResponse;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::connection::{
+    self, header, ErrorEntry, Framing, Operations, Outbox, Outgoing, Protocol, Started,
+    CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER,
+};
+use super::{Realtime, TRANSPORT_WS_PROTOCOL};
+use crate::error::{error_json, response_json, ErrorType};
+use crate::request::request_from_value;
+use messages::{ClientMessage, ServerMessage};
+
+mod messages;
+
+const CLOSE_BAD_REQUEST: u16 = 4400;
+const CLOSE_UNAUTHORIZED: u16 = 4401;
+const CLOSE_FORBIDDEN: u16 = 4403;
+const CLOSE_INIT_TIMEOUT: u16 = 4408;
+const CLOSE_DUPLICATE: u16 = 4409;
+const CLOSE_TOO_MANY_INITS: u16 = 4429;
+
+const FRAMING: Framing = Framing { result, complete };
+
+pub(super) fn upgrade(realtime: Realtime, ws: WebSocketUpgrade) -> HttpResponse {
+    realtime.upgrade(ws, TRANSPORT_WS_PROTOCOL, |realtime, outbox, admitted| {
+        if !admitted {
+            let reason = format!(
+                "Too many connections: the server is at its limit of {}",
+                realtime.limits.max_connections
+            );
+            return Err(Full { outbox, reason });
+        }
+        Ok(Session {
+            init_deadline: Instant::now() + realtime.limits.init_timeout,
+            realtime,
+            outbox,
+            acknowledged: false,
+            operations: Operations::default(),
+        })
+    })
+}
+
+/// A connection over the cap: closed at once with 1013 (try again later).
+struct Full {
+    outbox: Outbox,
+    reason: String,
+}
+
+impl Protocol for Full {
+    fn too_slow(&self) -> Vec<Outgoing> {
+        Vec::new()
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        Some(Instant::now())
+    }
+
+    async fn on_timer(&mut self) -> bool {
+        self.outbox.close(CLOSE_TRY_AGAIN_LATER, &self.reason).await
+    }
+
+    async fn on_message(&mut self, _text: &str) -> bool {
+        self.on_timer().await
+    }
+}
+
+struct Session {
+    realtime: Realtime,
+    outbox: Outbox,
+    acknowledged: bool,
+    operations: Operations,
+    init_deadline: Instant,
+}
+
+impl Protocol for Session {
+    fn too_slow(&self) -> Vec<Outgoing> {
+        vec![Outgoing::Close(
+            CLOSE_POLICY_VIOLATION,
+            "Subscriber too slow: it did not read its messages fast enough".into(),
+        )]
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        (!self.acknowledged).then_some(self.init_deadline)
+    }
+
+    async fn on_timer(&mut self) -> bool {
+        self.outbox
+            .close(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout")
+            .await
+    }
+
+    async fn on_message(&mut self, text: &str) -> bool {
+        let message = match ClientMessage::parse(text) {
+            Ok(message) => message,
+            Err(reason) => return self.outbox.close(CLOSE_BAD_REQUEST, reason).await,
+        };
+        match message {
+            ClientMessage::ConnectionInit { payload } => self.init(&payload).await,
+            ClientMessage::Ping {} => {
+                self.outbox
+                    .send(Outgoing::message(&ServerMessage::Pong))
+                    .await
+            }
+            ClientMessage::Pong {} => true,
+            ClientMessage::Subscribe { id, payload } => self.subscribe(id, payload).await,
+            ClientMessage::Complete { id } => {
+                self.operations.stop(&id);
+                true
+            }
+        }
+    }
+}
+
+impl Session {
+    async fn init(&mut self, payload: &Value) -> bool {
+        if self.acknowledged {
+            return self
+                .outbox
+                .close(CLOSE_TOO_MANY_INITS, "Too many initialisation requests")
+                .await;
+        }
+        let key = header(payload, "x-api-key");
+        if !key.is_some_and(|k| self.realtime.accepts(k)) {
+            return self.outbox.close(CLOSE_FORBIDDEN, "Forbidden").await;
+        }
+        self.acknowledged = true;
+        self.outbox
+            .send(Outgoing::message(&ServerMessage::ConnectionAck))
+            .await
+    }
+
+    async fn subscribe(&mut self, id: String, payload: Value) -> bool {
+        if !self.acknowledged {
+            return self.outbox.close(CLOSE_UNAUTHORIZED, "Unauthorized").await;
+        }
+        if self.operations.is_running(&id) {
+            let reason = format!("Subscriber for {id} already exists");
+            return self.outbox.close(CLOSE_DUPLICATE, &reason).await;
+        }
+        let max = self.realtime.limits.max_subscriptions_per_connection;
+        if self.operations.count() >= max {
+            let message = format!("Max number of {max} subscriptions reached");
+            return self
+                .outbox
+                .send(error(&id, ErrorType::MaxSubscriptionsReached, &message))
+                .await;
+        }
+        let request = match request_from_value(payload) {
+            Ok(request) => request,
+            Err(message) => {
+                return self
+                    .outbox
+                    .send(error(&id, ErrorType::MalformedHttpRequest, &message))
+                    .await
+            }
+        };
+        let subscription = connection::is_subscription(&request) == Some(true);
+        match self
+            .realtime
+            .fanout
+            .start(&self.realtime.schema, request, subscription)
+        {
+            Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
+            Started::Running(first, rest) => {
+                let task =
+                    connection::forward(id.clone(), first, rest, self.outbox.clone(), FRAMING);
+                self.operations.insert(id, task);
+                true
+            }
+        }
+    }
+}
+
+fn complete(id: &str) -> Outgoing {
+    Outgoing::message(&ServerMessage::Complete { id })
+}
+
+fn error(id: &str, error_type: ErrorType, message: &str) -> Outgoing {
+    Outgoing::message(&ServerMessage::Error {
+        id,
+        payload: vec![ErrorEntry::new(error_type, message).to_json()],
+    })
+}
+
+/// `next` with the result, or `error` when there is no data at all.
+fn result(id: &str, response: &Response) -> Outgoing {
+    if connection::failed(response) {
+        Outgoing::message(&ServerMessage::Error {
+            id,
+            payload: response.errors.iter().map(error_json).collect(),
+        })
+    } else {
+        Outgoing::message(&ServerMessage::Next {
+            id,
+            payload: response_json(response),
+        })
+    }
+}

@@ -1,0 +1,83 @@
+//! Reading a GraphQL request (`{"query", "variables", "operationName"}`), as HTTP and both
+//! WebSocket protocols receive it, saying what is wrong when it can't be read.
+
+use async_graphql::Variables;
+use serde_json::Value;
+
+/// The largest request accepted, as on AppSync: an HTTP body, or a WebSocket message.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Reads a request from bytes (an HTTP body, or the JSON string of an AppSync `start`).
+pub fn parse_request(bytes: &[u8]) -> Result<async_graphql::Request, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("The request body is empty: send a JSON object with a `query` string".into());
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("The request body is not valid JSON: {e}"))?;
+    request_from_value(value)
+}
+
+/// Reads a request from JSON already parsed (a WebSocket message's payload).
+pub fn request_from_value(value: Value) -> Result<async_graphql::Request, String> {
+    let Value::Object(mut obj) = value else {
+        return Err("The request body must be a JSON object with a `query` string".into());
+    };
+    let query = match obj.remove("query") {
+        None | Some(Value::Null) => return Err("Invalid request, `query` can't be null.".into()),
+        Some(Value::String(q)) => q,
+        Some(_) => return Err("Invalid request, `query` must be a string".into()),
+    };
+    let mut request = async_graphql::Request::new(query);
+    match obj.remove("variables") {
+        None | Some(Value::Null) => {}
+        Some(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v)),
+        Some(_) => return Err("Invalid request, `variables` must be a JSON object".into()),
+    }
+    match obj.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err("Invalid request, `operationName` must be a string".into()),
+    }
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_malformed_request_says_what_is_wrong() {
+        let cases: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("  \n", "empty"),
+            ("{", "not valid JSON"),
+            ("[]", "must be a JSON object"),
+            ("{}", "`query` can't be null"),
+            (r#"{"query": 1}"#, "`query` must be a string"),
+            (
+                r#"{"query": "{ a }", "variables": []}"#,
+                "`variables` must be",
+            ),
+            (
+                r#"{"query": "{ a }", "operationName": 2}"#,
+                "`operationName` must be",
+            ),
+        ];
+        for (body, says) in cases {
+            let message = parse_request(body.as_bytes()).expect_err(body);
+            assert!(message.contains(says), "{body:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_request_keeps_its_variables_and_operation_name() {
+        let body = r#"{"query": "query Q($i: ID!) { getTrainer(id: $i) { id } }",
+                       "variables": {"i": "x"}, "operationName": "Q"}"#;
+        let request = parse_request(body.as_bytes()).expect("a request");
+        assert_eq!(request.operation_name.as_deref(), Some("Q"));
+        assert_eq!(
+            request.variables.into_value().into_json().expect("JSON"),
+            serde_json::json!({"i": "x"})
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! The routes: `POST /graphql` with AppSync's status codes and error bodies, the WebSocket
+//! endpoints of [`realtime`], and AppSync's JSON error shape for everything else (an unknown path,
+//! a wrong method).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{FromRef, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::CorsLayer;
+
+use crate::error::{self, request_error, ErrorType};
+use crate::keys::KeyRing;
+use crate::limits::OperationLabel;
+use crate::realtime::{self, Realtime};
+use crate::request::{parse_request, MAX_BODY_BYTES};
+use crate::schema::TrainersSchema;
+
+/// How long a request body may take to arrive, once its head has.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+struct AppState {
+    schema: TrainersSchema,
+    keys: Arc<KeyRing>,
+    realtime: Realtime,
+}
+
+impl FromRef<AppState> for Realtime {
+    fn from_ref(app: &AppState) -> Realtime {
+        app.realtime.clone()
+    }
+}
+
+/// Every route of the API, with auth, limits and panic safety.
+pub fn router(schema: TrainersSchema, keys: Arc<KeyRing>, realtime: Realtime) -> Router {
+    let state = AppState {
+        schema,
+        keys,
+        realtime,
+    };
+    let wrong_method = || async { wrong_method() };
+    Router::new()
+        .route(
+            "/graphql",
+            post(graphql)
+                .get(realtime::on_graphql)
+                .fallback(wrong_method),
+        )
+        .route(
+            "/graphql/realtime",
+            get(realtime::on_realtime).fallback(wrong_method),
+        )
+        .with_state(state)
+        .fallback(|| async {
+            request_error(
+                StatusCode::NOT_FOUND,
+                ErrorType::MalformedHttpRequest,
+                "Not found: the API is at POST /graphql (WebSockets at /graphql and /graphql/realtime)",
+            )
+        })
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorType::Internal,
+                "An internal error occurred",
+            )
+        }))
+        .layer(CorsLayer::permissive())
+}
+
+/// A method `/graphql` does not serve.
+fn wrong_method() -> Response {
+    request_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorType::MalformedHttpRequest,
+        "Send GraphQL requests as POST /graphql with a JSON body; subscriptions over a WebSocket",
+    )
+}
+
+/// The API key of a request, from the `x-api-key` header.
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-api-key").and_then(|v| v.to_str().ok())
+}
+
+async fn graphql(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let label = OperationLabel::default();
+    let (response, error_type) = answer(&app, &headers, body, &label).await;
+    tracing::info!(
+        operation = label.get().as_deref().unwrap_or("-"),
+        status = response.status().as_u16(),
+        error_type = error_type.map_or("-", ErrorType::as_str),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "graphql"
+    );
+    response
+}
+
+/// The length a request declares, when it declares one that is a number.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+async fn answer(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    label: &OperationLabel,
+) -> (Response, Option<ErrorType>) {
+    if !api_key(headers).is_some_and(|k| app.keys.accepts(k)) {
+        return (error::unauthorized(), Some(ErrorType::Unauthorized));
+    }
+    let malformed = |status, message: &str| {
+        (
+            request_error(status, ErrorType::MalformedHttpRequest, message),
+            Some(ErrorType::MalformedHttpRequest),
+        )
+    };
+    let too_large = "The request body is larger than the limit of 1 MiB";
+    // Refused before the body is read: a client that sent `Expect: 100-continue` is not asked
+    // for it.
+    if declared_length(headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return malformed(StatusCode::PAYLOAD_TOO_LARGE, too_large);
+    }
+    let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect());
+    let bytes = match read.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return malformed(StatusCode::PAYLOAD_TOO_LARGE, too_large)
+        }
+        Ok(Err(_)) => {
+            return malformed(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read",
+            )
+        }
+        Err(_) => {
+            let message = format!(
+                "The request body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            );
+            return malformed(StatusCode::REQUEST_TIMEOUT, &message);
+        }
+    };
+    let request = match parse_request(&bytes) {
+        Ok(r) => r.data(label.clone()),
+        Err(message) => return malformed(StatusCode::BAD_REQUEST, &message),
+    };
+    let response = app.schema.execute(request).await;
+    let error_type = response.errors.first().map(error::error_type);
+    (
+        (StatusCode::OK, Json(error::response_json(&response))).into_response(),
+        error_type,
+    )
+}

@@ -1,0 +1,330 @@
+//! One way to start the API, shared by the `trainers serve` command and every test: build a
+//! [`Server`], [`bind`](Server::bind) it, then [`serve`](Bound::serve) or
+//! [`spawn`](Bound::spawn) it.
+//!
+//! The accept loop is this module's own (on hyper's HTTP/1 server, as axum's `serve` is) so that
+//! every connection is bounded before work is done on it:
+//! - TLS and plain connections on the same port (the first byte tells a TLS handshake);
+//! - a request head must arrive within [`HttpLimits::header_read_timeout`], which also closes a
+//!   kept-alive connection that idles that long;
+//! - at most [`HttpLimits::max_connections`] connections at once; more wait in the OS's backlog;
+//! - on shutdown, the listener closes, requests already accepted are answered, kept-alive
+//!   connections close, every WebSocket gets a close frame with 1001, and [`Bound::serve`]
+//!   returns within the shutdown timeout whatever clients do.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use trainers_core::TrainerService;
+
+use crate::keys::KeyRing;
+use crate::realtime::{self, Realtime};
+use crate::router::router;
+use crate::schema::build_schema;
+
+/// What one server allows its HTTP clients before any request runs.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    /// Connections served at once, HTTP and WebSocket together.
+    pub max_connections: usize,
+    /// How long a request head may take to arrive, counted from the first wait for it: so also
+    /// how long a kept-alive connection may idle, and a client that opens a connection and sends
+    /// nothing.
+    pub header_read_timeout: Duration,
+    /// How long a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: 10_240,
+            header_read_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The default of `--shutdown-timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What is done to each accepted socket before it is served.
+type OnAccept = Arc<dyn Fn(&TcpStream) + Send + Sync>;
+
+/// A server not yet listening: the service, the keys, and the limits and options to serve with.
+pub struct Server {
+    service: TrainerService,
+    keys: Arc<KeyRing>,
+    realtime_limits: realtime::Limits,
+    http_limits: HttpLimits,
+    tls: Option<Arc<ServerConfig>>,
+    shutdown_timeout: Duration,
+    on_accept: Option<OnAccept>,
+}
+
+impl Server {
+    pub fn new(service: TrainerService, keys: Arc<KeyRing>) -> Self {
+        Server {
+            service,
+            keys,
+            realtime_limits: realtime::Limits::default(),
+            http_limits: HttpLimits::default(),
+            tls: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            on_accept: None,
+        }
+    }
+
+    pub fn realtime_limits(mut self, limits: realtime::Limits) -> Self {
+        self.realtime_limits = limits;
+        self
+    }
+
+    pub fn http_limits(mut self, limits: HttpLimits) -> Self {
+        self.http_limits = limits;
+        self
+    }
+
+    /// Accepts TLS connections too, on the same port, with this certificate.
+    pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How long a shutdown may wait for requests and connections to finish.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Runs `f` on each accepted socket before it is served (tests shrink socket buffers so).
+    pub fn on_accept(mut self, f: impl Fn(&TcpStream) + Send + Sync + 'static) -> Self {
+        self.on_accept = Some(Arc::new(f));
+        self
+    }
+
+    /// Listens on `addr` (port 0: any free port).
+    pub async fn bind(self, addr: SocketAddr) -> io::Result<Bound> {
+        let listener = TcpListener::bind(addr).await?;
+        self.bind_listener(listener)
+    }
+
+    /// Serves on a listener bound already.
+    pub fn bind_listener(self, listener: TcpListener) -> io::Result<Bound> {
+        let schema = build_schema(self.service);
+        let realtime = Realtime::new(schema.clone(), self.keys.clone(), self.realtime_limits);
+        Ok(Bound {
+            app: router(schema, self.keys, realtime.clone()),
+            listener,
+            realtime,
+            http_limits: self.http_limits,
+            tls: self.tls.map(TlsAcceptor::from),
+            shutdown_timeout: self.shutdown_timeout,
+            on_accept: self.on_accept,
+        })
+    }
+}
+
+/// A server listening, ready to serve.
+pub struct Bound {
+    listener: TcpListener,
+    app: Router,
+    realtime: Realtime,
+    http_limits: HttpLimits,
+    tls: Option<TlsAcceptor>,
+    shutdown_timeout: Duration,
+    on_accept: Option<OnAccept>,
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `signal` completes, then shuts down (see the module's documentation).
+    pub async fn serve(self, signal: impl Future<Output = ()>) {
+        let Bound {
+            listener,
+            app,
+            realtime,
+            http_limits: limits,
+            tls,
+            shutdown_timeout,
+            on_accept,
+        } = self;
+        let stop = CancellationToken::new();
+        let connections = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        tokio::pin!(signal);
+        loop {
+            let slot = tokio::select! {
+                () = &mut signal => break,
+                slot = slots.clone().acquire_owned() => slot,
+            };
+            let Ok(slot) = slot else { break };
+            let stream = tokio::select! {
+                () = &mut signal => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, say: wait a moment rather than spin.
+                        tracing::warn!(error = %e, "could not accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            if let Some(f) = &on_accept {
+                f(&stream);
+            }
+            connections.spawn(serve_connection(Connection {
+                stream,
+                tls: tls.clone(),
+                http: http.clone(),
+                app: app.clone(),
+                stop: stop.clone(),
+                limits: limits.clone(),
+                _slot: slot,
+            }));
+        }
+        drop(listener);
+        tracing::info!(
+            connections = connections.len(),
+            websockets = realtime.open_connections(),
+            "shutting down: answering the requests already accepted"
+        );
+        stop.cancel();
+        connections.close();
+        let drained = async {
+            tokio::join!(connections.wait(), realtime.shut_down());
+        };
+        if tokio::time::timeout(shutdown_timeout, drained)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                connections = connections.len(),
+                "connections still open at the shutdown timeout were dropped"
+            );
+        }
+    }
+
+    /// Serves in a task of its own, until [`Running::shut_down`] or until the handle is dropped.
+    pub fn spawn(self) -> io::Result<Running> {
+        let addr = self.local_addr()?;
+        let stop = CancellationToken::new();
+        let signal = stop.clone().cancelled_owned();
+        let task = tokio::spawn(self.serve(signal));
+        Ok(Running {
+            addr,
+            stop,
+            task: Some(task),
+        })
+    }
+}
+
+/// A server serving in a task of its own.
+pub struct Running {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Shuts the server down and waits until it has.
+    pub async fn shut_down(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+struct Connection {
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    http: http1::Builder,
+    app: Router,
+    stop: CancellationToken,
+    limits: HttpLimits,
+    /// Its place under the cap, given back when it ends.
+    _slot: OwnedSemaphorePermit,
+}
+
+/// The first byte of a TLS connection: a handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+async fn serve_connection(connection: Connection) {
+    let Connection {
+        stream,
+        tls,
+        http,
+        app,
+        stop,
+        limits,
+        _slot,
+    } = connection;
+    let _ = stream.set_nodelay(true);
+    let io = match tls {
+        None => Either::Right(stream),
+        Some(tls) => {
+            let mut first = [0u8; 1];
+            let peeked = tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first));
+            match peeked.await {
+                Ok(Ok(1)) if first[0] == TLS_HANDSHAKE => {
+                    let handshake = tls.accept(stream);
+                    match tokio::time::timeout(limits.tls_handshake_timeout, handshake).await {
+                        Ok(Ok(stream)) => Either::Left(stream),
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                Ok(Ok(1)) => Either::Right(stream),
+                // Closed, failed or silent before its first byte.
+                _ => return,
+            }
+        }
+    };
+    let service = TowerToHyperService::new(app);
+    let conn = http
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = stop.cancelled() => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+}
