@@ -16,8 +16,7 @@ use crate::parse_cache::ParseCache;
 
 pub type TrainersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
-/// Depth past which a query is refused; the standard introspection query needs 13.
-pub const MAX_DEPTH: usize = 15;
+pub use crate::limits::MAX_DEPTH;
 
 pub fn build_schema(service: TrainerService) -> TrainersSchema {
     Schema::build(Query, Mutation, SubscriptionRoot)
