@@ -100,16 +100,31 @@ pub fn error_json(e: &ServerError) -> Value {
     Value::Object(obj)
 }
 
-/// A GraphQL result as AppSync writes it: `data`, and `errors` only when there are some.
+/// The most errors one response lists; the rest are counted in one more error.
+pub const MAX_ERRORS: usize = 100;
+
+/// A GraphQL result as AppSync writes it: `data`, and `errors` only when there are some (at most
+/// [`MAX_ERRORS`] of them, and a last one that counts those left out).
 pub fn response_json(resp: &async_graphql::Response) -> Value {
     let data = serde_json::to_value(&resp.data).unwrap_or(Value::Null);
     let mut obj = Map::new();
     obj.insert("data".into(), data);
     if !resp.errors.is_empty() {
-        obj.insert(
-            "errors".into(),
-            Value::Array(resp.errors.iter().map(error_json).collect()),
-        );
+        let mut errors: Vec<Value> = resp
+            .errors
+            .iter()
+            .take(MAX_ERRORS)
+            .map(error_json)
+            .collect();
+        let left_out = resp.errors.len().saturating_sub(MAX_ERRORS);
+        if left_out > 0 {
+            let more = server_error(
+                ErrorType::Validation,
+                format!("{left_out} more errors were left out of this response"),
+            );
+            errors.push(error_json(&more));
+        }
+        obj.insert("errors".into(), Value::Array(errors));
     }
     Value::Object(obj)
 }
@@ -140,6 +155,20 @@ mod tests {
         assert_eq!(error_type(&typed), ErrorType::SubscriberTooSlow);
         assert_eq!(error_json(&typed)["errorType"], "SubscriberTooSlow");
         assert_eq!(error_json(&typed)["path"], Value::Null);
+    }
+
+    #[test]
+    fn a_response_lists_at_most_max_errors_and_counts_the_rest() {
+        let errors = (0..MAX_ERRORS + 7)
+            .map(|n| ServerError::new(format!("e{n}"), None))
+            .collect();
+        let json = response_json(&async_graphql::Response::from_errors(errors));
+        let listed = json["errors"].as_array().expect("errors");
+        assert_eq!(listed.len(), MAX_ERRORS + 1);
+        assert_eq!(
+            listed[MAX_ERRORS]["message"],
+            "7 more errors were left out of this response"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
@@ -21,6 +21,9 @@ use crate::limits::OperationLabel;
 use crate::realtime::{self, Realtime};
 use crate::request::{parse_request, MAX_BODY_BYTES};
 use crate::schema::TrainersSchema;
+
+/// The largest response body, as on AppSync.
+pub const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
 
 /// How long a request body may take to arrive, once its head has.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -130,9 +133,13 @@ async fn answer(
         )
     };
     let too_large = "The request body is larger than the limit of 1 MiB";
-    // Refused before the body is read: a client that sent `Expect: 100-continue` is not asked
-    // for it.
-    if declared_length(headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    // A client that waits to be asked for its body (`Expect: 100-continue`) is refused before
+    // it sends it. (One that sends at once is read up to the limit, so that it reads the answer
+    // rather than a reset connection.)
+    let waits = headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if waits && declared_length(headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return malformed(StatusCode::PAYLOAD_TOO_LARGE, too_large);
     }
     let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect());
@@ -160,9 +167,18 @@ async fn answer(
         Err(message) => return malformed(StatusCode::BAD_REQUEST, &message),
     };
     let response = app.schema.execute(request).await;
-    let error_type = response.errors.first().map(error::error_type);
-    (
-        (StatusCode::OK, Json(error::response_json(&response))).into_response(),
-        error_type,
-    )
+    let mut error_type = response.errors.first().map(error::error_type);
+    let mut body = serde_json::to_vec(&error::response_json(&response)).unwrap_or_default();
+    if body.len() > MAX_RESPONSE_BYTES {
+        let message = format!(
+            "The response ({} bytes) is larger than the limit of 5 MiB: select fewer fields or a smaller page",
+            body.len()
+        );
+        let error = error::server_error(ErrorType::Validation, message);
+        let refused = async_graphql::Response::from_errors(vec![error]);
+        body = serde_json::to_vec(&error::response_json(&refused)).unwrap_or_default();
+        error_type = Some(ErrorType::Validation);
+    }
+    let headers = [(header::CONTENT_TYPE, "application/json")];
+    ((StatusCode::OK, headers, body).into_response(), error_type)
 }

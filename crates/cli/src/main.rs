@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use trainers_api::keys::{self, KeyRing, KeyStore};
-use trainers_api::{tls, Server};
+use trainers_api::realtime::Limits as RealtimeLimits;
+use trainers_api::{tls, HttpLimits, Server};
 use trainers_core::TrainerService;
 
 use stores::{StoreArgs, TableCommand};
@@ -215,7 +216,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
         tls::server_config(cert, key).map_err(|e| e.to_string())?;
     }
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let (http_limits, realtime_limits) = connection_caps();
     let store = args.store.open(data_dir).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -236,8 +237,10 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
     }
     let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
     ring.spawn_refresh(Duration::from_secs(1));
-    let mut server =
-        Server::new(TrainerService::new(store), ring).shutdown_timeout(args.shutdown_timeout);
+    let mut server = Server::new(TrainerService::new(store), ring)
+        .http_limits(http_limits)
+        .realtime_limits(realtime_limits)
+        .shutdown_timeout(args.shutdown_timeout);
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
         server = server.tls(tls::server_config(cert, key).map_err(|e| e.to_string())?);
     }
@@ -252,6 +255,28 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
     server.serve(shutdown()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the open-file limit as far as it goes, and sets the caps on connections under it, so
+/// that the caps, not the OS, bound how many clients are served: half the files for HTTP
+/// connections, half for WebSockets, less a margin for the store and logs.
+fn connection_caps() -> (HttpLimits, RealtimeLimits) {
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let half = usize::try_from(files / 2).unwrap_or(usize::MAX);
+    let http = HttpLimits::default();
+    let realtime = RealtimeLimits::default();
+    (
+        HttpLimits {
+            max_connections: http.max_connections.min(half.saturating_sub(64).max(16)),
+            ..http
+        },
+        RealtimeLimits {
+            max_connections: realtime
+                .max_connections
+                .min(half.saturating_sub(64).max(16)),
+            ..realtime
+        },
+    )
 }
 
 /// `trainers tls create`.
