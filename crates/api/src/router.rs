@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -60,6 +60,7 @@ pub fn router(schema: TrainersSchema, keys: Arc<KeyRing>, realtime: Realtime) ->
             "/graphql/realtime",
             get(realtime::on_realtime).fallback(wrong_method),
         )
+        .route("/", get(explorer))
         .with_state(state)
         .fallback(|| async {
             request_error(
@@ -77,6 +78,21 @@ pub fn router(schema: TrainersSchema, keys: Arc<KeyRing>, realtime: Realtime) ->
             )
         }))
         .layer(CorsLayer::permissive())
+}
+
+/// The explorer page: GraphiQL, with every asset in this one file (it works offline).
+pub const EXPLORER_HTML: &str = include_str!("../assets/explorer.html");
+
+async fn explorer() -> Html<&'static str> {
+    Html(EXPLORER_HTML)
+}
+
+/// Whether a request comes from a browser that wants a page.
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// A method `/graphql` does not serve.

@@ -15,8 +15,8 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -197,13 +197,18 @@ pub async fn on_realtime(
 }
 
 /// `GET /graphql` serves both protocols: `graphql-transport-ws` when the client asks for it (and
-/// is not an AppSync client passing its header as a subprotocol), else AppSync's `graphql-ws`.
+/// is not an AppSync client passing its header as a subprotocol), else AppSync's `graphql-ws`. A
+/// browser that asks for a page gets the explorer.
 pub async fn on_graphql(
     State(realtime): State<Realtime>,
     Query(params): Query<HandshakeParams>,
+    headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let Ok(ws) = ws else {
+        if crate::router::wants_html(&headers) {
+            return Html(crate::router::EXPLORER_HTML).into_response();
+        }
         return not_a_websocket();
     };
     let asks = |protocol: &str| {
