@@ -8,6 +8,7 @@ pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod nulls;
+pub mod ops;
 mod parse_cache;
 pub mod realtime;
 pub mod request;

@@ -229,20 +229,66 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// What a request asked, for its log line: e.g. `mutation createTrainer`.
+/// What a request asked: for its log line (e.g. `mutation createTrainer`) and for metrics (its
+/// first root field, when the schema has it: a bounded set of names).
 #[derive(Clone, Default)]
-pub struct OperationLabel(pub Arc<Mutex<Option<String>>>);
+pub struct OperationLabel(pub Arc<Mutex<Option<(String, &'static str)>>>);
 
 impl OperationLabel {
     pub fn get(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|l| l.clone())
+        self.0
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().map(|(log, _)| log.clone()))
     }
 
-    pub fn set(&self, label: &str) {
+    /// The root field, or `-` when the request was refused before it was parsed.
+    pub fn metric(&self) -> &'static str {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().map(|(_, metric)| *metric))
+            .unwrap_or("-")
+    }
+
+    pub fn set(&self, log: &str, metric: &'static str) {
         if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(label.to_string());
+            *slot = Some((log.to_string(), metric));
         }
     }
+}
+
+/// The root fields of the schema, as metrics name operations.
+const ROOT_FIELDS: [&str; 11] = [
+    "allTrainers",
+    "getTrainer",
+    "createTrainer",
+    "updateTrainers",
+    "deleteTrainer",
+    "onCreateTrainer",
+    "onUpdateTrainer",
+    "onDeleteTrainer",
+    "__schema",
+    "__type",
+    "__typename",
+];
+
+/// A document's first root field for metrics: one of [`ROOT_FIELDS`], or `other`.
+pub fn metric_name(doc: &ExecutableDocument) -> &'static str {
+    let first = doc.operations.iter().next().and_then(|(_, op)| {
+        op.node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .find_map(|i| match &i.node {
+                Selection::Field(f) => Some(f.node.name.node.as_str()),
+                _ => None,
+            })
+    });
+    first
+        .and_then(|name| ROOT_FIELDS.into_iter().find(|known| *known == name))
+        .unwrap_or("other")
 }
 
 /// What a document asks, for the log: its operations and their first root fields.

@@ -24,6 +24,7 @@ use crate::limits::{self, OperationLabel};
 struct Parsed {
     doc: ExecutableDocument,
     label: String,
+    metric: &'static str,
 }
 
 /// Memory the cache may hold, by the estimate of [`DocumentWeight`].
@@ -91,9 +92,10 @@ impl ParseStep {
         }
         let doc = async_graphql::parser::parse_query(&*query)?;
         let label = limits::describe(&doc);
+        let metric = limits::metric_name(&doc);
         Ok(ThisRequest {
             query,
-            parsed: Arc::new(Parsed { doc, label }),
+            parsed: Arc::new(Parsed { doc, label, metric }),
             cached: false,
         })
     }
@@ -139,7 +141,7 @@ impl Extension for ParseStep {
         let this = self.parse(&request.query)?;
         if let Some(label) = request.data.get(&std::any::TypeId::of::<OperationLabel>()) {
             if let Some(label) = label.downcast_ref::<OperationLabel>() {
-                label.set(&this.parsed.label);
+                label.set(&this.parsed.label, this.parsed.metric);
             }
         }
         fill_defaults(&this.parsed.doc, &mut request);

@@ -14,16 +14,21 @@ use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::error::{self, request_error, ErrorType};
 use crate::keys::KeyRing;
 use crate::limits::OperationLabel;
+use crate::ops::{self, names, Health};
 use crate::realtime::{self, Realtime};
 use crate::request::{parse_request, MAX_BODY_BYTES};
 use crate::schema::TrainersSchema;
 
 /// The largest response body, as on AppSync.
 pub const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
+
+/// How long a request may run, as on AppSync.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a request body may take to arrive, once its head has.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,7 +47,12 @@ impl FromRef<AppState> for Realtime {
 }
 
 /// Every route of the API, with auth, limits and panic safety.
-pub fn router(schema: TrainersSchema, keys: Arc<KeyRing>, realtime: Realtime) -> Router {
+pub fn router(
+    schema: TrainersSchema,
+    keys: Arc<KeyRing>,
+    realtime: Realtime,
+    health: Health,
+) -> Router {
     let state = AppState {
         schema,
         keys,
@@ -62,6 +72,7 @@ pub fn router(schema: TrainersSchema, keys: Arc<KeyRing>, realtime: Realtime) ->
         )
         .route("/", get(explorer))
         .with_state(state)
+        .merge(ops::routes(health))
         .fallback(|| async {
             request_error(
                 StatusCode::NOT_FOUND,
@@ -78,6 +89,13 @@ pub fn router(schema: TrainersSchema, keys: Arc<KeyRing>, realtime: Realtime) ->
             )
         }))
         .layer(CorsLayer::permissive())
+        .layer(
+            // One span per request, with its method and path only: a query string may hold an
+            // AppSync handshake's header, and so a key.
+            TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+                tracing::info_span!("http", method = %request.method(), path = request.uri().path())
+            }),
+        )
 }
 
 /// The explorer page: GraphiQL, with every asset in this one file (it works offline).
@@ -113,13 +131,19 @@ async fn graphql(State(app): State<AppState>, headers: HeaderMap, body: Body) ->
     let started = Instant::now();
     let label = OperationLabel::default();
     let (response, error_type) = answer(&app, &headers, body, &label).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let error_type = error_type.map_or("-", ErrorType::as_str);
     tracing::info!(
         operation = label.get().as_deref().unwrap_or("-"),
         status = response.status().as_u16(),
-        error_type = error_type.map_or("-", ErrorType::as_str),
-        ms = started.elapsed().as_secs_f64() * 1000.0,
+        error_type,
+        ms = seconds * 1000.0,
         "graphql"
     );
+    let operation = label.metric();
+    metrics::counter!(names::REQUESTS, "operation" => operation, "error_type" => error_type)
+        .increment(1);
+    metrics::histogram!(names::REQUEST_SECONDS, "operation" => operation).record(seconds);
     response
 }
 
@@ -182,7 +206,17 @@ async fn answer(
         Ok(r) => r.data(label.clone()),
         Err(message) => return malformed(StatusCode::BAD_REQUEST, &message),
     };
-    let response = app.schema.execute(request).await;
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, app.schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("a request ran past the 30 s limit and was cut off");
+            let message = "The request did not finish within 30 s and was cut off";
+            async_graphql::Response::from_errors(vec![error::server_error(
+                ErrorType::Internal,
+                message,
+            )])
+        }
+    };
     let mut error_type = response.errors.first().map(error::error_type);
     let mut body = serde_json::to_vec(&error::response_json(&response)).unwrap_or_default();
     if body.len() > MAX_RESPONSE_BYTES {

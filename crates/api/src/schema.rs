@@ -18,13 +18,18 @@ pub type TrainersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 pub use crate::limits::MAX_DEPTH;
 
-pub fn build_schema(service: TrainerService) -> TrainersSchema {
-    Schema::build(Query, Mutation, SubscriptionRoot)
+/// The schema, resolved by `service`; `introspection: false` refuses `__schema` and `__type`.
+pub fn build_schema(service: TrainerService, introspection: bool) -> TrainersSchema {
+    let schema = Schema::build(Query, Mutation, SubscriptionRoot)
         .data(service)
         .limit_depth(MAX_DEPTH)
         .extension(ParseCache::default())
-        .extension(SpecNulls)
-        .finish()
+        .extension(SpecNulls);
+    if introspection {
+        schema.finish()
+    } else {
+        schema.disable_introspection().finish()
+    }
 }
 
 /// The schema's SDL, as `trainers schema` prints it.

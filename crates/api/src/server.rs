@@ -18,6 +18,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -30,9 +32,11 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 use trainers_core::TrainerService;
 
 use crate::keys::KeyRing;
+use crate::ops::Health;
 use crate::realtime::{self, Realtime};
 use crate::router::router;
 use crate::schema::build_schema;
@@ -75,6 +79,7 @@ pub struct Server {
     tls: Option<Arc<ServerConfig>>,
     shutdown_timeout: Duration,
     on_accept: Option<OnAccept>,
+    introspection: bool,
 }
 
 impl Server {
@@ -87,7 +92,14 @@ impl Server {
             tls: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             on_accept: None,
+            introspection: true,
         }
+    }
+
+    /// Whether the schema answers introspection (`__schema`, `__type`); on by default.
+    pub fn introspection(mut self, enabled: bool) -> Self {
+        self.introspection = enabled;
+        self
     }
 
     pub fn realtime_limits(mut self, limits: realtime::Limits) -> Self {
@@ -126,12 +138,15 @@ impl Server {
 
     /// Serves on a listener bound already.
     pub fn bind_listener(self, listener: TcpListener) -> io::Result<Bound> {
-        let schema = build_schema(self.service);
+        crate::ops::prometheus();
+        let health = Health::new(self.service.clone());
+        let schema = build_schema(self.service, self.introspection);
         let realtime = Realtime::new(schema.clone(), self.keys.clone(), self.realtime_limits);
         Ok(Bound {
-            app: router(schema, self.keys, realtime.clone()),
+            app: router(schema, self.keys, realtime.clone(), health.clone()),
             listener,
             realtime,
+            health,
             http_limits: self.http_limits,
             tls: self.tls.map(TlsAcceptor::from),
             shutdown_timeout: self.shutdown_timeout,
@@ -149,6 +164,7 @@ pub struct Bound {
     tls: Option<TlsAcceptor>,
     shutdown_timeout: Duration,
     on_accept: Option<OnAccept>,
+    health: Health,
 }
 
 impl Bound {
@@ -166,6 +182,7 @@ impl Bound {
             tls,
             shutdown_timeout,
             on_accept,
+            health,
         } = self;
         let stop = CancellationToken::new();
         let connections = TaskTracker::new();
@@ -205,6 +222,7 @@ impl Bound {
                 _slot: slot,
             }));
         }
+        health.set_draining();
         drop(listener);
         tracing::info!(
             connections = connections.len(),
@@ -316,6 +334,20 @@ async fn serve_connection(connection: Connection) {
             }
         }
     };
+    // Once the server stops, every response says `Connection: close`, so that a client that
+    // keeps sending learns to go elsewhere from an answer rather than from a closed connection.
+    let closing = stop.clone();
+    let app = ServiceExt::<hyper::Request<hyper::body::Incoming>>::map_response(
+        app,
+        move |mut response: Response| {
+            if closing.is_cancelled() {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        },
+    );
     let service = TowerToHyperService::new(app);
     let conn = http
         .serve_connection(TokioIo::new(io), service)
@@ -325,6 +357,15 @@ async fn serve_connection(connection: Connection) {
         _ = conn.as_mut() => return,
         () = stop.cancelled() => {}
     }
+    // A request may be on its way on this kept-alive connection: it is answered (and told to
+    // close) if it arrives within the linger; then an idle connection is closed.
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = tokio::time::sleep(LINGER) => {}
+    }
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;
 }
+
+/// How long a kept-alive connection stays open once the server stops, for a request on its way.
+const LINGER: Duration = Duration::from_millis(500);

@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use trainers_api::keys::{self, KeyRing, KeyStore};
+use trainers_api::ops::{self, MeteredStore};
 use trainers_api::realtime::Limits as RealtimeLimits;
 use trainers_api::{tls, HttpLimits, Server};
 use trainers_core::TrainerService;
+use trainers_store_embedded::EmbeddedStore;
 
 use stores::{StoreArgs, TableCommand};
 use transfer::{ExportArgs, ImportArgs};
@@ -35,8 +37,18 @@ struct Cli {
     )]
     data_dir: PathBuf,
 
+    /// How log lines are written: text, or one JSON object per line.
+    #[arg(long, global = true, env = "TRAINERS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -54,6 +66,16 @@ enum Command {
     /// Make a local certificate authority and a certificate for localhost, to serve TLS.
     #[command(subcommand)]
     Tls(TlsCommand),
+    /// Copy the embedded store, while it serves, to a new SQLite file.
+    Backup {
+        /// The file to write (it must not exist).
+        file: PathBuf,
+    },
+    /// Replace the embedded store by a copy made by `backup` (the server must be stopped).
+    Restore {
+        /// The file `backup` wrote.
+        file: PathBuf,
+    },
     /// Write every trainer to stdout as JSON lines.
     Export(ExportArgs),
     /// Add the trainers of a JSON lines file (as `export` writes it) to the store.
@@ -77,6 +99,14 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "TRAINERS_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+
+    /// Refuse introspection (`__schema`, `__type`), as AppSync can.
+    #[arg(long, env = "TRAINERS_NO_INTROSPECTION")]
+    no_introspection: bool,
+
+    /// Serve GET /metrics on this address too (it is always at /metrics on --addr).
+    #[arg(long, env = "TRAINERS_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
 
     /// How long a stop (SIGTERM, Ctrl-C) may wait for requests and connections to finish.
     #[arg(long, env = "TRAINERS_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -123,14 +153,17 @@ fn main() -> ExitCode {
     let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(std::io::stderr());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(log_writer)
-        .init();
+        .with_writer(log_writer);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let result = match cli.command {
         Command::Serve(args) => block_on(serve(&cli.data_dir, args)),
         Command::ApiKey(cmd) => api_key(&cli.data_dir, cmd),
@@ -142,6 +175,18 @@ fn main() -> ExitCode {
         Command::Tls(TlsCommand::Create { dir }) => {
             tls_create(&dir.unwrap_or(cli.data_dir.join("tls")))
         }
+        Command::Backup { file } => EmbeddedStore::backup(&cli.data_dir, &file)
+            .map(|()| eprintln!("backed up {} to {}", cli.data_dir.display(), file.display()))
+            .map_err(|e| e.to_string()),
+        Command::Restore { file } => EmbeddedStore::restore(&cli.data_dir, &file)
+            .map(|()| {
+                eprintln!(
+                    "restored {} from {}",
+                    cli.data_dir.display(),
+                    file.display()
+                )
+            })
+            .map_err(|e| e.to_string()),
         Command::Export(args) => block_on(transfer::export(args, &cli.data_dir)),
         Command::Import(args) => block_on(transfer::import(args, &cli.data_dir)),
     };
@@ -237,12 +282,21 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
     }
     let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
     ring.spawn_refresh(Duration::from_secs(1));
-    let mut server = Server::new(TrainerService::new(store), ring)
+    let service = TrainerService::new(Arc::new(MeteredStore(store)));
+    let mut server = Server::new(service.clone(), ring)
         .http_limits(http_limits)
         .realtime_limits(realtime_limits)
+        .introspection(!args.no_introspection)
         .shutdown_timeout(args.shutdown_timeout);
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
         server = server.tls(tls::server_config(cert, key).map_err(|e| e.to_string())?);
+    }
+    if let Some(addr) = args.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+        let app = axum::Router::new().route("/metrics", axum::routing::get(ops::metrics_text));
+        tokio::spawn(async move { axum::serve(listener, app).await });
     }
     let server = server.bind_listener(listener).map_err(|e| e.to_string())?;
     let local = server.local_addr().map_err(|e| e.to_string())?;
@@ -253,6 +307,10 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
         );
     }
     server.serve(shutdown()).await;
+    service
+        .close()
+        .await
+        .map_err(|e| format!("the store did not close cleanly: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -74,6 +74,16 @@ impl TrainerService {
         }
     }
 
+    /// Whether the store answers now.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// Makes the store durable in its own files and stops it (see [`TrainerStore::close`]).
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.store.close().await
+    }
+
     /// Committed changes, in commit order per trainer.
     pub fn subscribe(&self) -> broadcast::Receiver<TrainerEvent> {
         self.events.subscribe()

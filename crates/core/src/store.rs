@@ -124,4 +124,13 @@ pub trait TrainerStore: Send + Sync + 'static {
 
     /// The key that signs this store's page tokens.
     fn token_key(&self) -> TokenKey;
+
+    /// Whether the store answers now (a readiness probe): a cheap read.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Makes everything committed durable in the store's own files and stops taking writes (the
+    /// embedded store checkpoints its write-ahead log). Called once, when the server stops.
+    async fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

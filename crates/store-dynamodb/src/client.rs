@@ -7,7 +7,10 @@ use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
 use aws_config::provider_config::ProviderConfig;
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, ProvideCredentials, Region};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -32,6 +35,20 @@ fn retry() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
 }
 
+/// How long one attempt, and one request with all its retries, may take: a DynamoDB that stalls
+/// (a connection accepted and never answered) costs a request at most [`OPERATION_TIMEOUT`].
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
 /// A client configured by the standard AWS chain: credentials and region from the environment,
 /// the shared config files (static keys, assumed roles), web identity, ECS or EC2 roles.
 /// SSO profiles and `credential_process` are not supported (the SDK features are left out).
@@ -43,7 +60,8 @@ fn retry() -> RetryConfig {
 pub async fn client_from_env(endpoint_url: Option<&str>) -> Result<Client, StoreError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
-        .retry_config(retry());
+        .retry_config(retry())
+        .timeout_config(timeouts());
     if let Some(url) = endpoint_url {
         // Providers made outside the loader need its HTTP client: without the SDK's default
         // one, a provider made with none (`RegionProviderChain::default_provider()`) panics.
@@ -106,6 +124,7 @@ pub fn local_client(endpoint_url: &str) -> Client {
         .endpoint_url(endpoint_url)
         .http_client(https_client())
         .retry_config(retry())
+        .timeout_config(timeouts())
         .build();
     Client::from_conf(config)
 }

@@ -72,7 +72,10 @@ use trainers_core::{
 };
 
 pub use aws_sdk_dynamodb::Client;
-pub use client::{client_from_env, local_client, LOCAL_REGION, MAX_ATTEMPTS};
+pub use client::{
+    client_from_env, local_client, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, LOCAL_REGION, MAX_ATTEMPTS,
+    OPERATION_TIMEOUT,
+};
 pub use item::{LEGACY_TIMESTAMP, LEGACY_VERSION};
 pub use table::{create_table, wait_until_active, ACTIVE_TIMEOUT};
 
@@ -436,6 +439,17 @@ impl TrainerStore for DynamoStore {
             None
         };
         Ok(StorePage { items, next })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key("00000000-0000-0000-0000-000000000000")))
+            .send()
+            .await
+            .map_err(|e| backend("GetItem", e))?;
+        Ok(())
     }
 
     fn token_key(&self) -> TokenKey {

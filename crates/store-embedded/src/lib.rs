@@ -24,6 +24,8 @@ use trainers_core::{
 use writer::{WriteJob, WriteOp, WriteOutcome};
 
 const DB_FILE: &str = "trainers.sqlite3";
+/// Held locked while a store is open: one process at a time serves a data directory.
+const LOCK_FILE: &str = "trainers.lock";
 const MAX_IDLE_READERS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,48 @@ pub enum OpenError {
     },
     #[error("cannot start the store's writer thread: {0}")]
     Thread(std::io::Error),
+    #[error("the data directory {0} is in use by another trainers process (stop it first)")]
+    Locked(PathBuf),
+    #[error("cannot lock the data directory with {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("there is no store at {0}")]
+    NoStore(PathBuf),
+    #[error("{0} exists already: the backup goes to a new file")]
+    Exists(PathBuf),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("backup: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Takes the data directory's lock, or says who holds it.
+fn lock(data_dir: &Path) -> Result<std::fs::File, OpenError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| OpenError::CreateDir {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| OpenError::Lock {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(data_dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(source)) => Err(OpenError::Lock { path, source }),
+    }
 }
 
 #[derive(Clone)]
@@ -52,6 +96,8 @@ struct Inner {
     writer: tokio::sync::mpsc::Sender<WriteJob>,
     readers: Mutex<Vec<Connection>>,
     token_key: TokenKey,
+    /// Locked for as long as the store is open.
+    _lock: std::fs::File,
 }
 
 impl EmbeddedStore {
@@ -61,6 +107,7 @@ impl EmbeddedStore {
             path: data_dir.to_path_buf(),
             source,
         })?;
+        let lock = lock(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let open_err = |source| OpenError::Open {
             path: path.clone(),
@@ -76,8 +123,45 @@ impl EmbeddedStore {
                 writer,
                 readers: Mutex::new(vec![reader]),
                 token_key,
+                _lock: lock,
             }),
         })
+    }
+
+    /// Copies the store in `data_dir` to `file` (a new SQLite file) while it may be serving: a
+    /// consistent snapshot, through SQLite's online backup.
+    pub fn backup(data_dir: &Path, file: &Path) -> Result<(), BackupError> {
+        let source = data_dir.join(DB_FILE);
+        if !source.exists() {
+            return Err(BackupError::NoStore(source));
+        }
+        if file.exists() {
+            return Err(BackupError::Exists(file.to_path_buf()));
+        }
+        let from = schema::open_reader(&source)?;
+        let mut to = Connection::open(file)?;
+        rusqlite::backup::Backup::new(&from, &mut to)?.run_to_completion(
+            1024,
+            std::time::Duration::ZERO,
+            None,
+        )?;
+        to.pragma_update(None, "journal_mode", "DELETE")?;
+        Ok(())
+    }
+
+    /// Replaces the store in `data_dir` by the copy `file` made by [`EmbeddedStore::backup`].
+    /// Refused while a server has the store open.
+    pub fn restore(data_dir: &Path, file: &Path) -> Result<(), BackupError> {
+        let _lock = lock(data_dir)?;
+        let from = Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let mut to = Connection::open(data_dir.join(DB_FILE))?;
+        rusqlite::backup::Backup::new(&from, &mut to)?.run_to_completion(
+            1024,
+            std::time::Duration::ZERO,
+            None,
+        )?;
+        to.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// The database file.
@@ -228,6 +312,21 @@ impl TrainerStore for EmbeddedStore {
                 next,
             })
         })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(StoreError::backend)
+        })
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        // The idle readers go first: a checkpoint cannot truncate past a reader's snapshot.
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            pool.clear();
+        }
+        self.write(WriteOp::Checkpoint).await.map(|_| ())
     }
 
     fn token_key(&self) -> TokenKey {

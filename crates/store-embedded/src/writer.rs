@@ -25,6 +25,9 @@ pub enum WriteOp {
         id: TrainerId,
         expected_version: Option<i64>,
     },
+    /// Copies the write-ahead log into the database file and empties it, so that the file alone
+    /// holds everything committed.
+    Checkpoint,
 }
 
 pub enum WriteOutcome {
@@ -57,6 +60,21 @@ pub fn spawn(conn: Connection) -> std::io::Result<mpsc::Sender<WriteJob>> {
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
     while let Some(first) = rx.blocking_recv() {
+        if matches!(first.op, WriteOp::Checkpoint) {
+            let done = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map_err(StoreError::backend)
+                .and_then(|busy| match busy {
+                    0 => Ok(WriteOutcome::Inserted),
+                    _ => Err(StoreError::backend(
+                        "the checkpoint was blocked by a reader",
+                    )),
+                });
+            let _ = first.reply.send(done);
+            continue;
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -134,6 +152,8 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
             schema::delete(conn, id).map_err(db)?;
             Ok(WriteOutcome::Trainer(old))
         }
+        // Run on its own, outside any transaction (see `run`).
+        WriteOp::Checkpoint => Err(StoreError::backend("a checkpoint inside a transaction")),
     }
 }
 

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Limits;
 use crate::error::ErrorType;
+use crate::ops::names;
 use crate::request::MAX_BODY_BYTES;
 use crate::schema::TrainersSchema;
 
@@ -343,7 +344,13 @@ pub fn forward(
     outbox: Outbox,
     framing: Framing,
 ) -> JoinHandle<()> {
+    let active = metrics::gauge!(names::SUBSCRIPTIONS_ACTIVE);
+    let delivered = metrics::counter!(names::EVENTS_DELIVERED);
+    active.increment(1.0);
+    // Counts the operation out however its task ends (aborted by a `stop`, say).
+    let running = scopeguard(move || active.decrement(1.0));
     tokio::spawn(async move {
+        let _running = running;
         if let Some(response) = first {
             if !outbox.send((framing.result)(&id, &response)).await {
                 return;
@@ -353,9 +360,23 @@ pub fn forward(
             if !outbox.send((framing.result)(&id, &response)).await {
                 return;
             }
+            delivered.increment(1);
         }
         outbox.send((framing.complete)(&id)).await;
     })
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }
 
 /// The value of `name` in a JSON object, matching the name as HTTP matches header names.

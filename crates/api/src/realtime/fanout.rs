@@ -93,8 +93,9 @@ async fn pump(
     lock(&groups).remove(&key);
 }
 
-/// What a subscriber that missed `missed` events is told.
+/// What a subscriber that missed `missed` events is told (and the count of dropped events).
 pub fn fell_behind(missed: u64) -> String {
+    metrics::counter!(crate::ops::names::EVENTS_DROPPED).increment(missed);
     format!("This subscriber fell {missed} events behind and was dropped; subscribe again")
 }
 

@@ -22,9 +22,11 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::error::{request_error, ErrorType};
 use crate::keys::KeyRing;
+use crate::ops::names;
 use crate::schema::TrainersSchema;
 use connection::{Outbox, Outgoing, Protocol};
 pub(crate) use fanout::fell_behind;
@@ -133,16 +135,23 @@ impl Realtime {
         connection::configure(ws)
             .protocols([subprotocol])
             .on_upgrade(move |socket| {
-                tasks.track_future(async move {
-                    let limits = self.limits.clone();
-                    let shutdown = self.shutdown.clone();
-                    let admitted = permit.is_some();
-                    connection::run(socket, &limits, &shutdown, |outbox| {
-                        open(self, outbox, admitted)
-                    })
-                    .await;
-                    drop(permit);
-                })
+                let span = tracing::info_span!("websocket", protocol = subprotocol);
+                tasks.track_future(
+                    async move {
+                        let limits = self.limits.clone();
+                        let shutdown = self.shutdown.clone();
+                        let admitted = permit.is_some();
+                        let open_sockets = metrics::gauge!(names::WEBSOCKETS_OPEN);
+                        open_sockets.increment(1.0);
+                        connection::run(socket, &limits, &shutdown, |outbox| {
+                            open(self, outbox, admitted)
+                        })
+                        .await;
+                        open_sockets.decrement(1.0);
+                        drop(permit);
+                    }
+                    .instrument(span),
+                )
             })
     }
 }

@@ -1,0 +1,197 @@
+//! What operators probe, without a key and saying nothing internal: `GET /healthz` (the process
+//! serves), `GET /readyz` (the store answers and the server is not shutting down) and
+//! `GET /metrics` (Prometheus text), and the metrics themselves, recorded through the `metrics`
+//! facade and rendered by its Prometheus exporter.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+use trainers_core::{
+    Specialty, StoreError, StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch,
+    TrainerService, TrainerStore,
+};
+
+/// The metric names, in one place.
+pub mod names {
+    pub const REQUESTS: &str = "trainers_requests_total";
+    pub const REQUEST_SECONDS: &str = "trainers_request_duration_seconds";
+    pub const STORE_SECONDS: &str = "trainers_store_duration_seconds";
+    pub const WEBSOCKETS_OPEN: &str = "trainers_websockets_open";
+    pub const SUBSCRIPTIONS_ACTIVE: &str = "trainers_subscriptions_active";
+    pub const EVENTS_DELIVERED: &str = "trainers_events_delivered_total";
+    pub const EVENTS_DROPPED: &str = "trainers_events_dropped_total";
+}
+
+/// How long a readiness probe waits for the store.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The process's Prometheus recorder, installed once (the `metrics` facade is global).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let buckets = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            30.0,
+        ];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&buckets)
+            .map(PrometheusBuilder::build_recorder);
+        match recorder {
+            Ok(recorder) => {
+                let handle = recorder.handle();
+                // Fails only when another recorder was set first: then that one records.
+                let _ = metrics::set_global_recorder(recorder);
+                handle
+            }
+            // The buckets above are not empty: never the case.
+            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        }
+    })
+}
+
+/// Whether the server is shutting down, and the service whose store readiness asks.
+#[derive(Clone)]
+pub struct Health {
+    draining: Arc<AtomicBool>,
+    service: TrainerService,
+}
+
+impl Health {
+    pub fn new(service: TrainerService) -> Self {
+        Health {
+            draining: Arc::new(AtomicBool::new(false)),
+            service,
+        }
+    }
+
+    /// From now on `/readyz` answers 503.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn routes(health: Health) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(health)
+}
+
+async fn readyz(State(health): State<Health>) -> Response {
+    let unready = |status: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": status })),
+        )
+            .into_response()
+    };
+    if health.draining.load(Ordering::SeqCst) {
+        return unready("shutting down");
+    }
+    match tokio::time::timeout(READY_TIMEOUT, health.service.ready()).await {
+        Ok(Ok(())) => Json(json!({"status": "ready"})).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the store does not answer");
+            unready("the store does not answer")
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the store did not answer within 2 s");
+            unready("the store does not answer")
+        }
+    }
+}
+
+/// Prometheus's text format.
+pub async fn metrics_text() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        prometheus().render(),
+    )
+        .into_response()
+}
+
+/// A store that times each call into [`names::STORE_SECONDS`], by operation.
+pub struct MeteredStore(pub Arc<dyn TrainerStore>);
+
+impl MeteredStore {
+    async fn timed<T>(
+        &self,
+        operation: &'static str,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let out = call.await;
+        metrics::histogram!(names::STORE_SECONDS, "operation" => operation)
+            .record(started.elapsed().as_secs_f64());
+        out
+    }
+}
+
+#[async_trait]
+impl TrainerStore for MeteredStore {
+    async fn insert(&self, trainer: &Trainer) -> Result<(), StoreError> {
+        self.timed("insert", self.0.insert(trainer)).await
+    }
+
+    async fn insert_many(&self, trainers: &[Trainer]) -> Result<u64, StoreError> {
+        self.timed("insert_many", self.0.insert_many(trainers))
+            .await
+    }
+
+    async fn get(&self, id: &TrainerId) -> Result<Option<Trainer>, StoreError> {
+        self.timed("get", self.0.get(id)).await
+    }
+
+    async fn update(
+        &self,
+        id: &TrainerId,
+        patch: &TrainerPatch,
+        expected_version: Option<i64>,
+        now: Timestamp,
+    ) -> Result<Trainer, StoreError> {
+        self.timed("update", self.0.update(id, patch, expected_version, now))
+            .await
+    }
+
+    async fn delete(
+        &self,
+        id: &TrainerId,
+        expected_version: Option<i64>,
+    ) -> Result<Trainer, StoreError> {
+        self.timed("delete", self.0.delete(id, expected_version))
+            .await
+    }
+
+    async fn list(
+        &self,
+        specialty: Option<Specialty>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<StorePage, StoreError> {
+        self.timed("list", self.0.list(specialty, after, limit))
+            .await
+    }
+
+    fn token_key(&self) -> TokenKey {
+        self.0.token_key()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.timed("ping", self.0.ping()).await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.0.close().await
+    }
+}
