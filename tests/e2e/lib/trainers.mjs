@@ -77,7 +77,7 @@ export async function startServer({ keys, tls = true }) {
   const lines = createInterface({ input: child.stdout });
   const printed = [];
   const addr = await new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(
+    let timer = setTimeout(
       () => reject(new Error(`${binary} did not say where it listens: ${printed.join(' | ')} ${stderr}`)),
       30_000,
     );
@@ -87,7 +87,12 @@ export async function startServer({ keys, tls = true }) {
       printed.push(line);
       const found = printed[0].match(/^Trainers API listening on http:\/\/(\S+)\/graphql$/);
       if (!found) return;
-      if (tls && printed.length < 2) return;
+      // With TLS the second line follows the first at once; don't wait 30 s for a missing one.
+      if (tls && printed.length < 2) {
+        clearTimeout(timer);
+        timer = setTimeout(() => reject(new Error(`${binary} printed no second line (TLS): ${printed[0]}`)), 3_000);
+        return;
+      }
       clearTimeout(timer);
       resolvePromise(found[1]);
     });
