@@ -59,9 +59,10 @@ export function makeCertificate(dir) {
 
 /**
  * `trainers serve` on a free loopback port and a fresh data directory, with TLS when `tls` is
- * true. Resolves once it has printed where it listens: its first line, and with TLS the second.
+ * true (`bin`: another binary than TRAINERS_BIN). Resolves once it has printed where it listens:
+ * its first line, and with TLS the second.
  */
-export async function startServer({ keys, tls = true }) {
+export async function startServer({ keys, tls = true, bin = binary }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'trainers-e2e-clients-'));
   const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', join(dataDir, 'data')];
   for (const key of keys) args.push('--api-key', key);
@@ -69,7 +70,7 @@ export async function startServer({ keys, tls = true }) {
     const files = tlsFiles();
     args.push('--tls-cert', files.cert, '--tls-key', files.key);
   }
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr = (stderr + chunk).slice(-4000);
@@ -78,11 +79,11 @@ export async function startServer({ keys, tls = true }) {
   const printed = [];
   const addr = await new Promise((resolvePromise, reject) => {
     let timer = setTimeout(
-      () => reject(new Error(`${binary} did not say where it listens: ${printed.join(' | ')} ${stderr}`)),
+      () => reject(new Error(`${bin} did not say where it listens: ${printed.join(' | ')} ${stderr}`)),
       30_000,
     );
     child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`${binary} exited with ${code}: ${stderr}`)));
+    child.on('exit', (code) => reject(new Error(`${bin} exited with ${code}: ${stderr}`)));
     lines.on('line', (line) => {
       printed.push(line);
       const found = printed[0].match(/^Trainers API listening on http:\/\/(\S+)\/graphql$/);
@@ -90,7 +91,7 @@ export async function startServer({ keys, tls = true }) {
       // With TLS the second line follows the first at once; don't wait 30 s for a missing one.
       if (tls && printed.length < 2) {
         clearTimeout(timer);
-        timer = setTimeout(() => reject(new Error(`${binary} printed no second line (TLS): ${printed[0]}`)), 3_000);
+        timer = setTimeout(() => reject(new Error(`${bin} printed no second line (TLS): ${printed[0]}`)), 3_000);
         return;
       }
       clearTimeout(timer);
