@@ -77,7 +77,7 @@ export async function startServer({ keys, tls = true, bin = binary }) {
   });
   const lines = createInterface({ input: child.stdout });
   const printed = [];
-  const addr = await new Promise((resolvePromise, reject) => {
+  const listening = new Promise((resolvePromise, reject) => {
     let timer = setTimeout(
       () => reject(new Error(`${bin} did not say where it listens: ${printed.join(' | ')} ${stderr}`)),
       30_000,
@@ -98,11 +98,20 @@ export async function startServer({ keys, tls = true, bin = binary }) {
       resolvePromise(found[1]);
     });
   });
-  if (tls) {
-    assert.equal(
-      printed[1],
-      `Also https://${addr}/graphql and wss://${addr}/graphql/realtime on the same port`,
-    );
+  let addr;
+  try {
+    addr = await listening;
+    if (tls) {
+      assert.equal(
+        printed[1],
+        `Also https://${addr}/graphql and wss://${addr}/graphql/realtime on the same port`,
+      );
+    }
+  } catch (error) {
+    // A server that did not start as expected is not left running.
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
   }
   const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
   const stop = async () => {
