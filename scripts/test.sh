@@ -17,6 +17,7 @@ tally_cargo() {
 }
 
 bash scripts/setup-tools.sh
+bash scripts/setup-e2e-clients.sh
 
 echo "== lint"
 cargo fmt --all -- --check
@@ -44,6 +45,11 @@ tally_cargo "$LOGS/e2e-pytest.log"
 node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$LOGS/e2e-node.log"
 PASSED=$((PASSED + $(awk '/^# pass /{s += $3} END {print s + 0}' "$LOGS/e2e-node.log")))
 FAILED=$((FAILED + $(awk '/^# fail /{s += $3} END {print s + 0}' "$LOGS/e2e-node.log")))
+
+echo "== AppSync's own clients end to end (scripts/e2e-clients.sh): Amplify JS v6 and Apollo in Node, Amplify in Chromium, over https/wss"
+bash scripts/e2e-clients.sh 2>&1 | tee "$LOGS/e2e-clients.log"
+PASSED=$((PASSED + $(awk '/^# pass /{s += $3} END {print s + 0}' "$LOGS/e2e-clients.log")))
+FAILED=$((FAILED + $(awk '/^# fail /{s += $3} END {print s + 0}' "$LOGS/e2e-clients.log")))
 
 echo
 echo "all suites: $PASSED passed, $FAILED failed"

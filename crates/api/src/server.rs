@@ -337,6 +337,7 @@ async fn serve_connection(connection: Connection) {
     // Once the server stops, every response says `Connection: close`, so that a client that
     // keeps sending learns to go elsewhere from an answer rather than from a closed connection.
     let closing = stop.clone();
+    let app = ServiceExt::<hyper::Request<hyper::body::Incoming>>::map_request(app, tidy_path);
     let app = ServiceExt::<hyper::Request<hyper::body::Incoming>>::map_response(
         app,
         move |mut response: Response| {
@@ -367,5 +368,59 @@ async fn serve_connection(connection: Connection) {
     let _ = conn.await;
 }
 
+/// The path a client meant: an endpoint given with a trailing slash (`…/graphql/`) makes clients
+/// ask for `/graphql/` and derive `/graphql//realtime`; both are served as the endpoints they
+/// name, rather than failing with a 404 that some clients retry in silence.
+fn tidy_path<B>(mut request: hyper::Request<B>) -> hyper::Request<B> {
+    let path = request.uri().path();
+    if !(path.contains("//") || (path.len() > 1 && path.ends_with('/'))) {
+        return request;
+    }
+    let mut tidy = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        tidy.push('/');
+        tidy.push_str(segment);
+    }
+    if tidy.is_empty() {
+        tidy.push('/');
+    }
+    if let Some(query) = request.uri().query() {
+        tidy.push('?');
+        tidy.push_str(query);
+    }
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = tidy.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = hyper::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
 /// How long a kept-alive connection stays open once the server stops, for a request on its way.
 const LINGER: Duration = Duration::from_millis(500);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trailing_or_doubled_slash_names_the_endpoint() {
+        let tidy = |uri: &str| {
+            let request = hyper::Request::builder()
+                .uri(uri)
+                .body(())
+                .expect("a request");
+            tidy_path(request).uri().to_string()
+        };
+        assert_eq!(tidy("/graphql/"), "/graphql");
+        assert_eq!(
+            tidy("/graphql//realtime?header=a%2Fb&payload=e30="),
+            "/graphql/realtime?header=a%2Fb&payload=e30="
+        );
+        assert_eq!(tidy("/graphql"), "/graphql");
+        assert_eq!(tidy("/"), "/");
+        assert_eq!(tidy("//"), "/");
+    }
+}

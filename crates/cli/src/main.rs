@@ -359,7 +359,7 @@ fn tls_create(dir: &Path) -> Result<(), String> {
         files.ca.display()
     );
     println!(
-        "  Chrome/Chromium on Linux: certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n trainers-local-ca -i {}",
+        "  Chrome/Chromium on Linux: mkdir -p $HOME/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n trainers-local-ca -i {}",
         files.ca.display()
     );
     Ok(())

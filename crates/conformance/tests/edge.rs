@@ -336,3 +336,45 @@ async fn a_shutdown_closes_websockets_with_1001_and_waits_for_no_one() {
     };
     assert_eq!(closed.map(|f| f.code), Some(CloseCode::Away));
 }
+
+#[tokio::test]
+async fn an_endpoint_given_with_a_trailing_slash_still_serves() {
+    let server = spawn_embedded().await;
+    // A client configured with `…/graphql/` posts there, and derives `…/graphql//realtime`.
+    let answer = raw(
+        server.addr,
+        String::from_utf8_lossy(&post(r#"{"query": "{ __typename }"}"#, TEST_API_KEY))
+            .replacen("POST /graphql ", "POST /graphql/ ", 1)
+            .as_bytes(),
+    )
+    .await;
+    assert!(
+        answer.contains(r#"{"data":{"__typename":"Query"}}"#),
+        "{answer}"
+    );
+    let header = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        json!({"host": server.addr.to_string(), "x-api-key": TEST_API_KEY}).to_string(),
+    );
+    let url = format!(
+        "ws://{}/graphql//realtime?header={header}&payload=e30=",
+        server.addr
+    );
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-ws"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the WebSocket handshake succeeds");
+    ws.send(Message::text(
+        json!({"type": "connection_init"}).to_string(),
+    ))
+    .await
+    .expect("sent");
+    match tokio::time::timeout(PATIENCE, ws.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => assert!(text.contains("connection_ack"), "{text}"),
+        other => panic!("expected connection_ack, got {other:?}"),
+    }
+}
