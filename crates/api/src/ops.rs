@@ -3,8 +3,9 @@
 //! `GET /metrics` (Prometheus text), and the metrics themselves, recorded through the `metrics`
 //! facade and rendered by its Prometheus exporter.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -13,6 +14,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use trainers_core::{
@@ -50,12 +52,42 @@ pub fn prometheus() -> &'static PrometheusHandle {
                 let handle = recorder.handle();
                 // Fails only when another recorder was set first: then that one records.
                 let _ = metrics::set_global_recorder(recorder);
+                // Histograms keep their samples until upkeep folds them in: without it, a server
+                // nobody scrapes would hold every sample it ever took.
+                let upkeep = handle.clone();
+                let _ = std::thread::Builder::new()
+                    .name("metrics-upkeep".into())
+                    .spawn(move || loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    });
                 handle
             }
             // The buckets above are not empty: never the case.
             Err(_) => PrometheusBuilder::new().build_recorder().handle(),
         }
     })
+}
+
+/// A request's counter and latency histogram, by its root field and `errorType`, looked up once:
+/// a lookup by labels hashes them and takes the registry's lock, on every request.
+pub fn record_request(operation: &'static str, error_type: &'static str, seconds: f64) {
+    type Handles = Mutex<HashMap<(&'static str, &'static str), (Counter, Histogram)>>;
+    static HANDLES: OnceLock<Handles> = OnceLock::new();
+    let handles = HANDLES.get_or_init(Handles::default);
+    let (counter, histogram) = {
+        let mut map = handles.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((operation, error_type))
+            .or_insert_with(|| {
+                (
+                    metrics::counter!(names::REQUESTS, "operation" => operation, "error_type" => error_type),
+                    metrics::histogram!(names::REQUEST_SECONDS, "operation" => operation),
+                )
+            })
+            .clone()
+    };
+    counter.increment(1);
+    histogram.record(seconds);
 }
 
 /// Whether the server is shutting down, and the service whose store readiness asks.
@@ -130,10 +162,18 @@ impl MeteredStore {
         operation: &'static str,
         call: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        type Handles = Mutex<HashMap<&'static str, Histogram>>;
+        static HANDLES: OnceLock<Handles> = OnceLock::new();
         let started = Instant::now();
         let out = call.await;
-        metrics::histogram!(names::STORE_SECONDS, "operation" => operation)
-            .record(started.elapsed().as_secs_f64());
+        let histogram = HANDLES
+            .get_or_init(Handles::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(operation)
+            .or_insert_with(|| metrics::histogram!(names::STORE_SECONDS, "operation" => operation))
+            .clone();
+        histogram.record(started.elapsed().as_secs_f64());
         out
     }
 }

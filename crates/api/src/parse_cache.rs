@@ -74,29 +74,27 @@ struct ParseStep {
 }
 
 struct ThisRequest {
-    query: Arc<str>,
+    /// The text to keep it under, when it did not come from the cache.
+    query: Option<Arc<str>>,
     parsed: Arc<Parsed>,
-    /// Whether it came from the cache.
-    cached: bool,
 }
 
 impl ParseStep {
     fn parse(&self, query: &str) -> ServerResult<ThisRequest> {
-        let query: Arc<str> = Arc::from(query);
-        if let Some(parsed) = self.cache.get(&query) {
+        // Looked up by the text as it is: a copy is made only to keep a new document.
+        if let Some(parsed) = self.cache.get(query) {
             return Ok(ThisRequest {
-                query,
+                query: None,
                 parsed,
-                cached: true,
             });
         }
-        let doc = async_graphql::parser::parse_query(&*query)?;
+        limits::check_length(query)?;
+        let doc = async_graphql::parser::parse_query(query)?;
         let label = limits::describe(&doc);
         let metric = limits::metric_name(&doc);
         Ok(ThisRequest {
-            query,
+            query: Some(Arc::from(query)),
             parsed: Arc::new(Parsed { doc, label, metric }),
-            cached: false,
         })
     }
 }
@@ -178,9 +176,13 @@ impl Extension for ParseStep {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
         let this_request = self.this_request.lock().ok().and_then(|mut s| s.take());
-        if let Some(this) = this_request.filter(|this| !this.cached) {
-            if this.query.len() <= MAX_CACHED_QUERY_BYTES {
-                self.cache.insert(this.query, this.parsed);
+        if let Some(ThisRequest {
+            query: Some(query),
+            parsed,
+        }) = this_request
+        {
+            if query.len() <= MAX_CACHED_QUERY_BYTES {
+                self.cache.insert(query, parsed);
             }
         }
         Ok(result)

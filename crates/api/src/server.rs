@@ -15,6 +15,9 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::task::AtomicWaker;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -184,12 +187,14 @@ impl Bound {
             on_accept,
             health,
         } = self;
-        let stop = CancellationToken::new();
+        let stop = Stop::default();
         let connections = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         let mut http = http1::Builder::new();
+        // Heads are timed by each connection's `Idle` watch, not by hyper's timer, which arms a
+        // timer for every request (5% of getTrainer's throughput).
         http.timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
+            .header_read_timeout(None::<Duration>);
         tokio::pin!(signal);
         loop {
             let slot = tokio::select! {
@@ -229,7 +234,7 @@ impl Bound {
             websockets = realtime.open_connections(),
             "shutting down: answering the requests already accepted"
         );
-        stop.cancel();
+        stop.stop();
         connections.close();
         let drained = async {
             tokio::join!(connections.wait(), realtime.shut_down());
@@ -291,7 +296,7 @@ struct Connection {
     tls: Option<TlsAcceptor>,
     http: http1::Builder,
     app: Router,
-    stop: CancellationToken,
+    stop: Stop,
     limits: HttpLimits,
     /// Its place under the cap, given back when it ends.
     _slot: OwnedSemaphorePermit,
@@ -337,11 +342,20 @@ async fn serve_connection(connection: Connection) {
     // Once the server stops, every response says `Connection: close`, so that a client that
     // keeps sending learns to go elsewhere from an answer rather than from a closed connection.
     let closing = stop.clone();
-    let app = ServiceExt::<hyper::Request<hyper::body::Incoming>>::map_request(app, tidy_path);
+    let idle = Arc::new(Idle::new());
+    let (started, answered) = (idle.clone(), idle.clone());
+    let app = ServiceExt::<hyper::Request<hyper::body::Incoming>>::map_request(
+        app,
+        move |request: hyper::Request<hyper::body::Incoming>| {
+            started.request_began();
+            tidy_path(request)
+        },
+    );
     let app = ServiceExt::<hyper::Request<hyper::body::Incoming>>::map_response(
         app,
         move |mut response: Response| {
-            if closing.is_cancelled() {
+            answered.request_answered();
+            if closing.is_stopping() {
                 response
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -356,7 +370,8 @@ async fn serve_connection(connection: Connection) {
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,
-        () = stop.cancelled() => {}
+        () = idle.expired(limits.header_read_timeout) => return,
+        () = stop.stopped() => {}
     }
     // A request may be on its way on this kept-alive connection: it is answered (and told to
     // close) if it arrives within the linger; then an idle connection is closed.
@@ -366,6 +381,61 @@ async fn serve_connection(connection: Connection) {
     }
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;
+}
+
+/// When a connection last started waiting for a request head: at its start, and after each
+/// answer. A connection whose next head has not arrived [`HttpLimits::header_read_timeout`]
+/// after that is closed: an idle kept-alive connection, or a client that sends its head a byte at
+/// a time. One timer per connection, re-armed once per timeout, not one per request.
+struct Idle {
+    born: std::time::Instant,
+    /// Milliseconds from `born` to the moment the wait for a head began.
+    waiting_since: std::sync::atomic::AtomicU64,
+    /// A request is being answered (its head arrived).
+    busy: AtomicBool,
+}
+
+impl Idle {
+    fn new() -> Self {
+        Idle {
+            born: std::time::Instant::now(),
+            waiting_since: std::sync::atomic::AtomicU64::new(0),
+            busy: AtomicBool::new(false),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn request_began(&self) {
+        self.busy.store(true, Ordering::Relaxed);
+    }
+
+    fn request_answered(&self) {
+        self.waiting_since.store(self.now_ms(), Ordering::Relaxed);
+        self.busy.store(false, Ordering::Relaxed);
+    }
+
+    /// Resolves once the connection has waited `timeout` for a head.
+    async fn expired(&self, timeout: Duration) {
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            let since = self.waiting_since.load(Ordering::Relaxed);
+            let due = self.born + Duration::from_millis(since.saturating_add(timeout_ms));
+            tokio::time::sleep_until(due.into()).await;
+            let waited = self
+                .now_ms()
+                .saturating_sub(self.waiting_since.load(Ordering::Relaxed));
+            if !self.busy.load(Ordering::Relaxed) && waited >= timeout_ms {
+                return;
+            }
+            if self.busy.load(Ordering::Relaxed) {
+                // A request runs (bounded by the router's own deadline): look again later.
+                tokio::time::sleep(timeout).await;
+            }
+        }
+    }
 }
 
 /// The path a client meant: an endpoint given with a trailing slash (`…/graphql/`) makes clients
@@ -396,6 +466,54 @@ fn tidy_path<B>(mut request: hyper::Request<B>) -> hyper::Request<B> {
         }
     }
     request
+}
+
+/// Tells every connection that the server stops. Each connection polls it whenever it wakes (on
+/// every request): a flag and a waker registered without a lock, where a `CancellationToken`'s
+/// check takes a mutex that all connections share.
+#[derive(Clone, Default)]
+struct Stop(Arc<StopState>);
+
+#[derive(Default)]
+struct StopState {
+    stopping: AtomicBool,
+    /// The wakers of the connections waiting for the stop, by connection.
+    waiting: std::sync::Mutex<Vec<std::sync::Weak<AtomicWaker>>>,
+}
+
+impl Stop {
+    fn is_stopping(&self) -> bool {
+        self.0.stopping.load(Ordering::Acquire)
+    }
+
+    fn stop(&self) {
+        self.0.stopping.store(true, Ordering::Release);
+        let waiting =
+            std::mem::take(&mut *self.0.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        for waker in waiting.iter().filter_map(std::sync::Weak::upgrade) {
+            waker.wake();
+        }
+    }
+
+    /// Resolves when the server stops.
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let waker = Arc::new(AtomicWaker::new());
+        if let Ok(mut waiting) = self.0.waiting.lock() {
+            // Ended connections are swept when the list doubles: amortised O(1) per connection.
+            if waiting.len() >= 1024 && waiting.len().is_power_of_two() {
+                waiting.retain(|w| w.strong_count() > 0);
+            }
+            waiting.push(Arc::downgrade(&waker));
+        }
+        std::future::poll_fn(move |cx| {
+            waker.register(cx.waker());
+            if self.is_stopping() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+    }
 }
 
 /// How long a kept-alive connection stays open once the server stops, for a request on its way.

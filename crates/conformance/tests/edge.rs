@@ -166,6 +166,7 @@ async fn abusive_queries_are_refused_with_a_validation_error_that_names_the_boun
         ));
     }
     let aliases: String = (0..2_000).map(|n| format!("a{n}: firstName ")).collect();
+    let long: String = (0..6_000).map(|n| format!("a{n}: __typename ")).collect();
     let skips = format!("{{ __typename {} }}", "@skip(if: false) ".repeat(1_000));
     let cases = [
         (bomb, "at most 5000 fields"),
@@ -174,6 +175,7 @@ async fn abusive_queries_are_refused_with_a_validation_error_that_names_the_boun
             "at most 5000 fields",
         ),
         (skips, "at most 50 directives"),
+        (format!("{{ {long} }}"), "the limit is 64 KiB"),
         ("{ __typename(arg: 1) }".into(), "Unknown argument \"arg\""),
         ("{ __typename @nope }".into(), "Unknown directive \"@nope\""),
         (
