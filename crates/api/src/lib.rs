@@ -5,6 +5,7 @@
 //! [`keys`] holds the API keys; [`tls`] the certificates.
 
 pub mod error;
+pub mod events;
 pub mod keys;
 pub mod limits;
 pub mod nulls;

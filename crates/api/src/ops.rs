@@ -17,6 +17,8 @@ use axum::{Json, Router};
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
+
+use crate::events::EventSource;
 use trainers_core::{
     Specialty, StoreError, StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch,
     TrainerService, TrainerStore,
@@ -95,13 +97,15 @@ pub fn record_request(operation: &'static str, error_type: &'static str, seconds
 pub struct Health {
     draining: Arc<AtomicBool>,
     service: TrainerService,
+    events: Arc<dyn EventSource>,
 }
 
 impl Health {
-    pub fn new(service: TrainerService) -> Self {
+    pub fn new(service: TrainerService, events: Arc<dyn EventSource>) -> Self {
         Health {
             draining: Arc::new(AtomicBool::new(false)),
             service,
+            events,
         }
     }
 
@@ -132,7 +136,12 @@ async fn readyz(State(health): State<Health>) -> Response {
         return unready("shutting down");
     }
     match tokio::time::timeout(READY_TIMEOUT, health.service.ready()).await {
-        Ok(Ok(())) => Json(json!({"status": "ready"})).into_response(),
+        // Ready to serve even when events cannot be shared (mutations do not need them); the
+        // probe says so.
+        Ok(Ok(())) => match health.events.trouble() {
+            None => Json(json!({"status": "ready"})).into_response(),
+            Some(trouble) => Json(json!({"status": "ready", "events": trouble})).into_response(),
+        },
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: the store does not answer");
             unready("the store does not answer")

@@ -8,9 +8,10 @@ use async_graphql::{
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
-use trainers_core::{EventKind, Selection, Timestamp, Trainer, TrainerEvent, TrainerService};
+use trainers_core::{Timestamp, Trainer, TrainerService};
 
 use crate::error::{graphql_error, ErrorType};
+use crate::events::{selects, EventKind, Events, Selection, TrainerEvent};
 use crate::nulls::SpecNulls;
 use crate::parse_cache::ParseCache;
 
@@ -18,10 +19,16 @@ pub type TrainersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 pub use crate::limits::MAX_DEPTH;
 
-/// The schema, resolved by `service`; `introspection: false` refuses `__schema` and `__type`.
-pub fn build_schema(service: TrainerService, introspection: bool) -> TrainersSchema {
+/// The schema, resolved by `service`, its mutations publishing to `events` and its subscriptions
+/// reading them; `introspection: false` refuses `__schema` and `__type`.
+pub fn build_schema(
+    service: TrainerService,
+    events: Events,
+    introspection: bool,
+) -> TrainersSchema {
     let schema = Schema::build(Query, Mutation, SubscriptionRoot)
         .data(service)
+        .data(events)
         .limit_depth(MAX_DEPTH)
         .extension(ParseCache::default())
         .extension(SpecNulls);
@@ -111,7 +118,7 @@ impl Trainers {
     }
 
     fn shows(&self, field: &str) -> bool {
-        trainers_core::selects(&self.selected, field)
+        selects(&self.selected, field)
     }
 
     /// A non-null field that the mutation did not select: an error, as on AppSync.
@@ -177,6 +184,20 @@ impl PaginatedTrainers {
 fn service<'a>(ctx: &Context<'a>) -> &'a TrainerService {
     // The schema is always built with the service (build_schema).
     ctx.data_unchecked::<TrainerService>()
+}
+
+fn bus<'a>(ctx: &Context<'a>) -> &'a Events {
+    // The schema is always built with its events (build_schema).
+    ctx.data_unchecked::<Events>()
+}
+
+/// Hands a committed mutation's result to subscribers, as the mutation selected it.
+fn publish(ctx: &Context<'_>, kind: EventKind, trainer: &Trainer) {
+    bus(ctx).sink.publish(TrainerEvent {
+        kind,
+        trainer: Arc::new(trainer.clone()),
+        selected: selection(ctx),
+    });
 }
 
 pub struct Query;
@@ -281,10 +302,8 @@ impl Mutation {
             age,
             specialty: specialty.map(Into::into),
         };
-        let t = service(ctx)
-            .create(req, selection(ctx))
-            .await
-            .map_err(gql_error)?;
+        let t = service(ctx).create(req).await.map_err(gql_error)?;
+        publish(ctx, EventKind::Created, &t);
         Ok(Some(Trainers::full(t)))
     }
 
@@ -307,10 +326,8 @@ impl Mutation {
             specialty: given(ctx, "specialty", specialty).map(|s| s.map(Into::into)),
             expected_version,
         };
-        let t = service(ctx)
-            .update(req, selection(ctx))
-            .await
-            .map_err(gql_error)?;
+        let t = service(ctx).update(req).await.map_err(gql_error)?;
+        publish(ctx, EventKind::Updated, &t);
         Ok(Some(Trainers::full(t)))
     }
 
@@ -321,9 +338,10 @@ impl Mutation {
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Option<Trainers>> {
         let t = service(ctx)
-            .delete(&id, expected_version, selection(ctx))
+            .delete(&id, expected_version)
             .await
             .map_err(gql_error)?;
+        publish(ctx, EventKind::Deleted, &t);
         Ok(Some(Trainers::full(t)))
     }
 }
@@ -333,7 +351,7 @@ pub struct SubscriptionRoot;
 /// Whether an event passes a subscription's arguments: each given argument must equal the field
 /// of the same name in the payload as the mutation selected it.
 fn passes(event: &TrainerEvent, id: Option<&ID>, specialty: Option<Specialty>) -> bool {
-    let shown = |field: &str| trainers_core::selects(&event.selected, field);
+    let shown = |field: &str| selects(&event.selected, field);
     let id_ok = id.is_none_or(|id| shown("id") && id.as_str() == event.trainer.id.as_str());
     let specialty_ok =
         specialty.is_none_or(|s| shown("specialty") && event.trainer.specialty == Some(s.into()));
@@ -348,7 +366,7 @@ fn events(
     id: Option<ID>,
     specialty: Option<Specialty>,
 ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
-    let rx = service(ctx).subscribe();
+    let rx = bus(ctx).source.subscribe();
     futures::stream::unfold(Some(rx), move |state| {
         let id = id.clone();
         async move {
@@ -357,8 +375,8 @@ fn events(
                 match rx.recv().await {
                     Ok(e) if e.kind == kind && passes(&e, id.as_ref(), specialty) => {
                         let payload = Trainers {
-                            trainer: e.trainer,
-                            selected: e.selected,
+                            trainer: e.trainer.clone(),
+                            selected: e.selected.clone(),
                         };
                         return Some((Ok(Some(payload)), Some(rx)));
                     }

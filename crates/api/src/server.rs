@@ -38,6 +38,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use trainers_core::TrainerService;
 
+use crate::events::Events;
 use crate::keys::KeyRing;
 use crate::ops::Health;
 use crate::realtime::{self, Realtime};
@@ -83,6 +84,7 @@ pub struct Server {
     shutdown_timeout: Duration,
     on_accept: Option<OnAccept>,
     introspection: bool,
+    events: Events,
 }
 
 impl Server {
@@ -96,7 +98,15 @@ impl Server {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             on_accept: None,
             introspection: true,
+            events: Events::local(),
         }
+    }
+
+    /// Where mutations publish their events and subscriptions read them (default: this process
+    /// only).
+    pub fn events(mut self, events: Events) -> Self {
+        self.events = events;
+        self
     }
 
     /// Whether the schema answers introspection (`__schema`, `__type`); on by default.
@@ -142,8 +152,8 @@ impl Server {
     /// Serves on a listener bound already.
     pub fn bind_listener(self, listener: TcpListener) -> io::Result<Bound> {
         crate::ops::prometheus();
-        let health = Health::new(self.service.clone());
-        let schema = build_schema(self.service, self.introspection);
+        let health = Health::new(self.service.clone(), self.events.source.clone());
+        let schema = build_schema(self.service, self.events, self.introspection);
         let realtime = Realtime::new(schema.clone(), self.keys.clone(), self.realtime_limits);
         Ok(Bound {
             app: router(schema, self.keys, realtime.clone(), health.clone()),

@@ -3,7 +3,6 @@
 
 pub mod copy;
 pub mod error;
-pub mod events;
 pub mod model;
 pub mod page_token;
 pub mod service;
@@ -12,10 +11,7 @@ pub mod validation;
 
 pub use copy::{copy_all, CopyCount};
 pub use error::{Error, ErrorType};
-pub use events::{EventKind, TrainerEvent};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
 pub use page_token::TokenKey;
-pub use service::{
-    selects, CreateRequest, ListRequest, Page, Selection, TrainerService, UpdateRequest,
-};
+pub use service::{CreateRequest, ListRequest, Page, TrainerService, UpdateRequest};
 pub use store::{StoreError, StorePage, TrainerPatch, TrainerStore};

@@ -1,28 +1,13 @@
-//! The five operations: validation, versions and events around a store.
+//! The five operations: validation and versions around a store. (What subscribers hear of a
+//! mutation is the API layer's: it publishes the result once the service has returned it.)
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
-
 use crate::error::Error;
-use crate::events::{EventKind, TrainerEvent};
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::{self, TokenKey};
 use crate::store::{StoreError, TrainerPatch, TrainerStore};
 use crate::validation;
-
-/// How many events a subscriber may fall behind before it is told and dropped.
-pub const EVENT_BUFFER: usize = 4096;
-
-/// The fields a mutation selected, which AppSync passes on to subscribers; `None` is all.
-pub type Selection = Option<Arc<[String]>>;
-
-/// Whether a selection holds `field` (no selection holds every field).
-pub fn selects(selection: &Selection, field: &str) -> bool {
-    selection
-        .as_ref()
-        .is_none_or(|s| s.iter().any(|f| f == field))
-}
 
 #[derive(Clone, Debug, Default)]
 pub struct CreateRequest {
@@ -60,18 +45,12 @@ pub struct Page {
 pub struct TrainerService {
     store: Arc<dyn TrainerStore>,
     token_key: TokenKey,
-    events: broadcast::Sender<TrainerEvent>,
 }
 
 impl TrainerService {
     pub fn new(store: Arc<dyn TrainerStore>) -> Self {
         let token_key = store.token_key();
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
-        TrainerService {
-            store,
-            token_key,
-            events,
-        }
+        TrainerService { store, token_key }
     }
 
     /// Whether the store answers now.
@@ -84,12 +63,7 @@ impl TrainerService {
         self.store.close().await
     }
 
-    /// Committed changes, in commit order per trainer.
-    pub fn subscribe(&self) -> broadcast::Receiver<TrainerEvent> {
-        self.events.subscribe()
-    }
-
-    pub async fn create(&self, req: CreateRequest, selected: Selection) -> Result<Trainer, Error> {
+    pub async fn create(&self, req: CreateRequest) -> Result<Trainer, Error> {
         let now = Timestamp::now();
         let trainer = Trainer {
             id: TrainerId::generate(),
@@ -105,7 +79,6 @@ impl TrainerService {
             .insert(&trainer)
             .await
             .map_err(|e| store_error(e, trainer.id.as_str(), None))?;
-        self.publish(EventKind::Created, &trainer, selected);
         Ok(trainer)
     }
 
@@ -120,7 +93,7 @@ impl TrainerService {
             .map_err(|e| store_error(e, id.as_str(), None))
     }
 
-    pub async fn update(&self, req: UpdateRequest, selected: Selection) -> Result<Trainer, Error> {
+    pub async fn update(&self, req: UpdateRequest) -> Result<Trainer, Error> {
         let patch = TrainerPatch {
             first_name: required(req.first_name, "firstName")?
                 .map(|n| validation::name("firstName", &n))
@@ -146,16 +119,10 @@ impl TrainerService {
             .update(&id, &patch, expected, Timestamp::now())
             .await
             .map_err(|e| store_error(e, id.as_str(), expected))?;
-        self.publish(EventKind::Updated, &trainer, selected);
         Ok(trainer)
     }
 
-    pub async fn delete(
-        &self,
-        id: &str,
-        expected_version: Option<i32>,
-        selected: Selection,
-    ) -> Result<Trainer, Error> {
+    pub async fn delete(&self, id: &str, expected_version: Option<i32>) -> Result<Trainer, Error> {
         let Some(id) = TrainerId::parse(id) else {
             return Err(Error::NotFound { id: id.to_string() });
         };
@@ -165,7 +132,6 @@ impl TrainerService {
             .delete(&id, expected)
             .await
             .map_err(|e| store_error(e, id.as_str(), expected))?;
-        self.publish(EventKind::Deleted, &trainer, selected);
         Ok(trainer)
     }
 
@@ -187,19 +153,6 @@ impl TrainerService {
                 .map(|pos| page_token::encode(&self.token_key, req.specialty, &pos)),
             items: page.items,
         })
-    }
-
-    fn publish(&self, kind: EventKind, trainer: &Trainer, selected: Selection) {
-        // Nobody listening (always so on the Lambda): no copy to make.
-        if self.events.receiver_count() == 0 {
-            return;
-        }
-        // The last subscriber may have gone just now: not an error.
-        let _ = self.events.send(TrainerEvent {
-            kind,
-            trainer: Arc::new(trainer.clone()),
-            selected,
-        });
     }
 }
 

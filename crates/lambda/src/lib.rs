@@ -12,7 +12,7 @@
 use futures::future::join_all;
 use serde_json::{json, Map, Value};
 use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
-use trainers_core::{Error, Selection, Specialty, Trainer, TrainerService};
+use trainers_core::{Error, Specialty, Trainer, TrainerService};
 
 /// The message of an `InternalFailure`: it says nothing of the internals; the log says all.
 pub const INTERNAL_MESSAGE: &str = "An internal error occurred";
@@ -34,13 +34,12 @@ async fn handle_one(service: &TrainerService, event: Value) -> Value {
     let field = info["fieldName"].as_str().unwrap_or_default();
     let empty = Map::new();
     let args = Args(event["arguments"].as_object().unwrap_or(&empty));
-    let selected = selection(&info["selectionSetList"]);
     let result = match (parent, field) {
         ("Query", "getTrainer") => get_trainer(service, &args).await,
         ("Query", "allTrainers") => all_trainers(service, &args).await,
-        ("Mutation", "createTrainer") => create_trainer(service, &args, selected).await,
-        ("Mutation", "updateTrainers") => update_trainers(service, &args, selected).await,
-        ("Mutation", "deleteTrainer") => delete_trainer(service, &args, selected).await,
+        ("Mutation", "createTrainer") => create_trainer(service, &args).await,
+        ("Mutation", "updateTrainers") => update_trainers(service, &args).await,
+        ("Mutation", "deleteTrainer") => delete_trainer(service, &args).await,
         _ => {
             tracing::error!(
                 parent,
@@ -59,19 +58,6 @@ async fn handle_one(service: &TrainerService, event: Value) -> Value {
             "errorMessage": e.to_string(),
         }),
     }
-}
-
-/// The top-level fields the client selected (`selectionSetList` without nested paths), which
-/// the service hands to its subscribers.
-fn selection(list: &Value) -> Selection {
-    let names: Vec<String> = list
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .filter(|f| !f.contains('/'))
-        .map(str::to_string)
-        .collect();
-    Some(names.into())
 }
 
 /// The `arguments` of an event. An argument that is absent was not given; one that is present
@@ -166,25 +152,17 @@ async fn all_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Value
     Ok(json!({ "items": items, "nextToken": page.next_token }))
 }
 
-async fn create_trainer(
-    service: &TrainerService,
-    args: &Args<'_>,
-    selected: Selection,
-) -> Result<Value, Error> {
+async fn create_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
     let req = CreateRequest {
         first_name: args.string("firstName")?,
         last_name: args.string("lastName")?,
         age: args.required("age", read_int, "a 32-bit integer")?,
         specialty: args.specialty()?.flatten(),
     };
-    trainer_json(&service.create(req, selected).await?)
+    trainer_json(&service.create(req).await?)
 }
 
-async fn update_trainers(
-    service: &TrainerService,
-    args: &Args<'_>,
-    selected: Selection,
-) -> Result<Value, Error> {
+async fn update_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
     let req = UpdateRequest {
         id: args.string("id")?,
         first_name: args.given("firstName", read_string, "a string")?,
@@ -193,15 +171,11 @@ async fn update_trainers(
         specialty: args.specialty()?,
         expected_version: args.int("expectedVersion")?,
     };
-    trainer_json(&service.update(req, selected).await?)
+    trainer_json(&service.update(req).await?)
 }
 
-async fn delete_trainer(
-    service: &TrainerService,
-    args: &Args<'_>,
-    selected: Selection,
-) -> Result<Value, Error> {
+async fn delete_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
     let id = args.string("id")?;
     let expected = args.int("expectedVersion")?;
-    trainer_json(&service.delete(&id, expected, selected).await?)
+    trainer_json(&service.delete(&id, expected).await?)
 }

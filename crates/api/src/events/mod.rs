@@ -1,0 +1,113 @@
+//! What subscribers hear: each committed mutation's result, as the mutation selected it, behind
+//! a sink/source pair. The mutation resolvers publish to an [`EventSink`] once the service has
+//! answered (so once the store has committed); subscriptions read an [`EventSource`].
+//!
+//! - [`LocalEvents`]: in this process (one server), a broadcast channel;
+//! - [`redis::RedisEvents`]: across servers, through Redis pub/sub (`serve --events redis://…`);
+//! - the Lambda publishes nothing: on AWS, AppSync delivers subscriptions itself.
+//!
+//! Publishing never waits: a subscriber that falls [`BUFFER`] events behind is told and dropped,
+//! and a bus that cannot take an event counts it lost.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use trainers_core::Trainer;
+
+pub mod redis;
+
+/// Events one subscriber may fall behind before it is told and dropped.
+pub const BUFFER: usize = 4096;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// The fields a mutation selected, which AppSync passes on to subscribers; `None` is all.
+pub type Selection = Option<Arc<[String]>>;
+
+/// Whether a selection holds `field` (no selection holds every field).
+pub fn selects(selection: &Selection, field: &str) -> bool {
+    selection
+        .as_ref()
+        .is_none_or(|s| s.iter().any(|f| f == field))
+}
+
+/// A committed change, as subscribers receive it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainerEvent {
+    pub kind: EventKind,
+    pub trainer: Arc<Trainer>,
+    /// The fields the mutation selected (AppSync sends subscribers only those).
+    pub selected: Selection,
+}
+
+/// Where mutations publish their events. Never waits.
+pub trait EventSink: Send + Sync {
+    fn publish(&self, event: TrainerEvent);
+}
+
+/// Where subscriptions read events, in commit order per trainer.
+pub trait EventSource: Send + Sync {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<TrainerEvent>>;
+    /// `Some(reason)` when events from other servers may not be arriving now.
+    fn trouble(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The sink and the source of one server.
+#[derive(Clone)]
+pub struct Events {
+    pub sink: Arc<dyn EventSink>,
+    pub source: Arc<dyn EventSource>,
+}
+
+impl Events {
+    /// Events within this process.
+    pub fn local() -> Self {
+        let local = Arc::new(LocalEvents::default());
+        Events {
+            sink: local.clone(),
+            source: local,
+        }
+    }
+}
+
+/// Events within one process: a broadcast channel.
+pub struct LocalEvents {
+    sender: broadcast::Sender<Arc<TrainerEvent>>,
+}
+
+impl Default for LocalEvents {
+    fn default() -> Self {
+        LocalEvents {
+            sender: broadcast::channel(BUFFER).0,
+        }
+    }
+}
+
+impl LocalEvents {
+    fn deliver(&self, event: Arc<TrainerEvent>) {
+        // Nobody listening: no copy kept. The last subscriber may have gone just now.
+        if self.sender.receiver_count() > 0 {
+            let _ = self.sender.send(event);
+        }
+    }
+}
+
+impl EventSink for LocalEvents {
+    fn publish(&self, event: TrainerEvent) {
+        self.deliver(Arc::new(event));
+    }
+}
+
+impl EventSource for LocalEvents {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<TrainerEvent>> {
+        self.sender.subscribe()
+    }
+}
