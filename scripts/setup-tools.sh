@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beside the Rust toolchain, from the project's own files:
-# npm packages into tools/node_modules (tools/package.json, locked) and Python packages into
-# .venv (tools/requirements.txt, pinned). Safe to run again: it does nothing when up to date.
+# npm packages into tools/node_modules (tools/package.json, locked), Python packages into
+# .venv (tools/requirements.txt, pinned) and Debian's redis-server. Safe to run again: it does nothing when up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,5 +24,17 @@ if [ -s tools/requirements.txt ]; then
     echo "setup: Python packages (tools/requirements.txt)"
     .venv/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
     touch "$stamp"
+  fi
+fi
+
+# Debian's redis-server: the fleet tests start their own on loopback (crates/conformance/tests/realtime/fleet.rs).
+if ! command -v redis-server >/dev/null; then
+  echo "setup: Debian package redis-server"
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends redis-server >/dev/null; then
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends redis-server >/dev/null
   fi
 fi

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use trainers_api::events::redis::RedisEvents;
+use trainers_api::events::Events;
 use trainers_api::keys::{self, KeyRing, KeyStore};
 use trainers_api::ops::{self, MeteredStore};
 use trainers_api::realtime::Limits as RealtimeLimits;
@@ -99,6 +101,11 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "TRAINERS_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+
+    /// Share events with the other servers of a fleet through Redis (redis://HOST:PORT); without
+    /// it, events stay in this process.
+    #[arg(long, env = "TRAINERS_EVENTS")]
+    events: Option<String>,
 
     /// Refuse introspection (`__schema`, `__type`), as AppSync can.
     #[arg(long, env = "TRAINERS_NO_INTROSPECTION")]
@@ -287,6 +294,16 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
         .http_limits(http_limits)
         .realtime_limits(realtime_limits)
         .introspection(!args.no_introspection)
+        .events(match &args.events {
+            None => Events::local(),
+            Some(url) => {
+                let redis = RedisEvents::start(url)?;
+                Events {
+                    sink: redis.clone(),
+                    source: redis,
+                }
+            }
+        })
         .shutdown_timeout(args.shutdown_timeout);
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
         server = server.tls(tls::server_config(cert, key).map_err(|e| e.to_string())?);

@@ -33,8 +33,14 @@ pub const LOST: &str = "trainers_events_lost_total";
 
 pub struct RedisEvents {
     local: Arc<LocalEvents>,
-    queue: mpsc::Sender<Arc<TrainerEvent>>,
+    queue: mpsc::Sender<Queued>,
     state: Arc<State>,
+}
+
+/// An event to publish, and whether this server's subscribers have had it already.
+struct Queued {
+    event: Arc<TrainerEvent>,
+    delivered_here: bool,
 }
 
 #[derive(Default)]
@@ -89,9 +95,14 @@ impl EventSink for RedisEvents {
             // Published, but this server would not hear it back.
             self.local.deliver(event.clone());
         }
-        if let Err(e) = self.queue.try_send(event) {
-            if hearing {
-                self.local.deliver(e.into_inner());
+        let queued = Queued {
+            event,
+            delivered_here: !hearing,
+        };
+        if let Err(e) = self.queue.try_send(queued) {
+            let queued = e.into_inner();
+            if !queued.delivered_here {
+                self.local.deliver(queued.event);
             }
             tracing::warn!("the Redis publishing queue is full: an event was not shared");
             lost(1);
@@ -114,7 +125,7 @@ impl EventSource for RedisEvents {
 /// Publishes the queued events, connecting (again) as needed.
 async fn publish(
     client: redis::Client,
-    mut pending: mpsc::Receiver<Arc<TrainerEvent>>,
+    mut pending: mpsc::Receiver<Queued>,
     local: Arc<LocalEvents>,
     state: Arc<State>,
 ) {
@@ -123,8 +134,8 @@ async fn publish(
         if let Ok(Ok(mut connection)) = connected.await {
             tracing::info!("events: publishing to Redis");
             state.publishing.store(true, Ordering::Release);
-            while let Some(event) = pending.recv().await {
-                let Ok(payload) = serde_json::to_vec(&*event) else {
+            while let Some(queued) = pending.recv().await {
+                let Ok(payload) = serde_json::to_vec(&*queued.event) else {
                     continue;
                 };
                 let sent = tokio::time::timeout(
@@ -134,7 +145,9 @@ async fn publish(
                 if !matches!(sent.await, Ok(Ok(()))) {
                     state.publishing.store(false, Ordering::Release);
                     tracing::warn!("events: Redis stopped taking events; connecting again");
-                    local.deliver(event);
+                    if !queued.delivered_here {
+                        local.deliver(queued.event);
+                    }
                     lost(1);
                     break;
                 }
@@ -145,8 +158,10 @@ async fn publish(
         }
         state.publishing.store(false, Ordering::Release);
         // Whatever was queued is delivered here only.
-        while let Ok(event) = pending.try_recv() {
-            local.deliver(event);
+        while let Ok(queued) = pending.try_recv() {
+            if !queued.delivered_here {
+                local.deliver(queued.event);
+            }
             lost(1);
         }
         tokio::time::sleep(RETRY).await;

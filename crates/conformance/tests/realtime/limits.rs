@@ -1,0 +1,143 @@
+//! Bounded resources: connections, subscriptions, and a subscriber that stops reading.
+
+#![allow(unused_imports)]
+use super::*;
+
+use super::transport_ws::transport_ws;
+
+/// A server on a fresh embedded store with the given limits on WebSocket clients.
+async fn limited_server(limits: Limits) -> TestServer {
+    limited_server_with_send_buffer(limits, None).await
+}
+
+/// With a fixed send buffer on each accepted socket (which turns off the kernel's growing it),
+/// so that a client that stops reading blocks the server's writes soon.
+async fn limited_server_with_send_buffer(limits: Limits, send_buffer: Option<usize>) -> TestServer {
+    let (store, dir) = embedded_store();
+    TestServer::start_with(store, Some(Box::new(dir)), |server| {
+        server.realtime_limits(limits).on_accept(move |tcp| {
+            if let Some(size) = send_buffer {
+                socket2::SockRef::from(tcp)
+                    .set_send_buffer_size(size)
+                    .expect("a send buffer size");
+            }
+        })
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_are_refused_clearly() {
+    let server = limited_server(Limits {
+        max_connections: 2,
+        ..Limits::default()
+    })
+    .await;
+    let _first = appsync_at(server.addr, Some(TEST_API_KEY)).await;
+    let mut second = transport_ws(server.addr, TEST_API_KEY).await;
+    second.expect("connection_ack").await;
+
+    let url = realtime_url(server.addr, Some(TEST_API_KEY));
+    let mut third = Client::connect(&url, &["graphql-ws"]).await;
+    third.send(json!({"type": "connection_init"})).await;
+    let refused = third.expect("connection_error").await;
+    let error = &refused["payload"]["errors"][0];
+    assert_eq!(error["errorType"], "LimitExceededError");
+    assert!(error["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("limit of 2"));
+    assert_eq!(third.expect_close().await.0, Some(1013));
+
+    let mut fourth = transport_ws(server.addr, TEST_API_KEY).await;
+    let (code, reason) = fourth.expect_close().await;
+    assert_eq!(code, Some(1013));
+    assert!(reason.contains("limit of 2"), "{reason}");
+
+    // A connection that ends makes room.
+    drop(second);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut client = Client::connect(&url, &["graphql-ws"]).await;
+        client.send(json!({"type": "connection_init"})).await;
+        if client.next().await["type"] == "connection_ack" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a place never freed up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A subscriber that stops reading: mutations stay fast, another subscriber gets every event,
+/// and the slow one is told it fell behind and is disconnected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_slows_no_one_and_is_dropped() {
+    let limits = Limits {
+        outgoing_queue: 16,
+        queue_wait: Duration::from_millis(200),
+        farewell_timeout: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    let server = limited_server_with_send_buffer(limits, Some(4096)).await;
+    let query = format!("subscription {{ onCreateTrainer {{ {ALL_FIELDS} }} }}");
+
+    let url = realtime_url(server.addr, Some(TEST_API_KEY));
+    let mut slow = Client::connect_small_buffer(&url, server.addr).await;
+    slow.send(json!({"type": "connection_init"})).await;
+    slow.expect("connection_ack").await;
+    for n in 0..10 {
+        start(&mut slow, &format!("slow-{n}"), &query, json!({})).await;
+    }
+    let mut healthy = appsync_at(server.addr, Some(TEST_API_KEY)).await;
+    start(&mut healthy, "healthy", &query, json!({})).await;
+
+    // The slow client reads nothing from here on.
+    let mutations = 200;
+    let reader = tokio::spawn(async move {
+        let mut names = Vec::new();
+        while names.len() < mutations {
+            let payload = data(&mut healthy, "healthy").await;
+            names.push(payload["data"]["onCreateTrainer"]["firstName"].clone());
+        }
+        names
+    });
+    let mut slowest = Duration::ZERO;
+    for n in 0..mutations {
+        let started = Instant::now();
+        create(&server, &format!("T{n}"), "YOUTHFITNESS", ALL_FIELDS).await;
+        slowest = slowest.max(started.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a mutation took {slowest:?}"
+    );
+    let names = tokio::time::timeout(PATIENCE, reader)
+        .await
+        .expect("the healthy subscriber gets every event in time")
+        .expect("the reader ends well");
+    let expected: Vec<Value> = (0..mutations).map(|n| json!(format!("T{n}"))).collect();
+    assert_eq!(names, expected, "every event, in order");
+
+    // The slow client reads again: what was sent, then the notice, then the close.
+    let mut told = false;
+    loop {
+        match slow.next_within(PATIENCE).await {
+            Ok(message) if message["type"] == "data" => continue,
+            Ok(message) => {
+                assert_eq!(message["type"], "error", "{message}");
+                assert!(message.get("id").is_none(), "{message}");
+                assert_eq!(
+                    message["payload"]["errors"][0]["errorType"],
+                    "SubscriberTooSlow"
+                );
+                told = true;
+            }
+            Err(Ended::Closed(code, _)) => {
+                assert_eq!(code, Some(1008));
+                break;
+            }
+            Err(Ended::Silent) => panic!("the slow subscriber was never disconnected"),
+        }
+    }
+    assert!(told, "the slow subscriber was told why");
+}
