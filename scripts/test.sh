@@ -23,7 +23,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== Rust tests (dynalite and moto_server up for the DynamoDB store's tests)"
-bash scripts/dynamodb-servers.sh cargo test --workspace --lib --bins --tests 2>&1 | tee "$LOGS/cargo.log"
+bash scripts/dynamodb-servers.sh cargo test --workspace --lib --bins --tests -- --include-ignored 2>&1 | tee "$LOGS/cargo.log"
 tally_cargo "$LOGS/cargo.log"
 
 echo "== Lambda asset (scripts/build-lambda.sh: cargo lambda build --release, skipped when up to date)"

@@ -7,10 +7,12 @@ use trainers_core::Timestamp;
 use crate::server::{TestServer, TEST_API_KEY};
 use crate::target::GraphqlResponse;
 
+/// Expands to one `#[tokio::test]` per case; `$make` is an async fn returning a fresh
+/// [`TestServer`]. Attributes before `$make` (say `#[ignore = "..."]`) go on every generated test.
 #[macro_export]
 macro_rules! http_suite {
-    ($make:path) => {
-        $crate::http_suite_cases!($make;
+    ($(#[$attr:meta])* $make:path) => {
+        $crate::http_suite_cases!([$(#[$attr])*] $make;
             missing_or_unknown_key_is_401_with_appsync_body,
             stored_key_works_until_revoked,
             expired_key_is_401,
@@ -29,14 +31,15 @@ macro_rules! http_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! http_suite_cases {
-    ($make:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let server = $make().await;
-                $crate::http_suite::$case(&server).await;
-            }
-        )*
+    ([$(#[$attr:meta])*] $make:path;) => {};
+    ([$(#[$attr:meta])*] $make:path; $case:ident $(, $rest:ident)* $(,)?) => {
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let server = $make().await;
+            $crate::http_suite::$case(&server).await;
+        }
+        $crate::http_suite_cases!([$(#[$attr])*] $make; $($rest),*);
     };
 }
 

@@ -8,10 +8,13 @@ use trainers_core::{
     Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerPatch, TrainerStore,
 };
 
+/// Expands to one `#[tokio::test]` per case; `$make` is an async fn returning a fresh, empty
+/// store and what must live as long as it (its directory, say). Attributes before `$make` (say
+/// `#[ignore = "..."]`) go on every generated test.
 #[macro_export]
 macro_rules! store_suite {
-    ($make:path) => {
-        $crate::store_suite_cases!($make;
+    ($(#[$attr:meta])* $make:path) => {
+        $crate::store_suite_cases!([$(#[$attr])*] $make;
             insert_then_get,
             insert_never_overwrites,
             insert_many_stores_all_and_skips_existing_ids,
@@ -31,14 +34,15 @@ macro_rules! store_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! store_suite_cases {
-    ($make:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let (store, _guard) = $make().await;
-                $crate::store_suite::$case(store).await;
-            }
-        )*
+    ([$(#[$attr:meta])*] $make:path;) => {};
+    ([$(#[$attr:meta])*] $make:path; $case:ident $(, $rest:ident)* $(,)?) => {
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let (store, _guard) = $make().await;
+            $crate::store_suite::$case(store).await;
+        }
+        $crate::store_suite_cases!([$(#[$attr])*] $make; $($rest),*);
     };
 }
 
