@@ -56,6 +56,7 @@ macro_rules! graphql_suite_cases {
         $(#[$attr])*
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
+            $crate::init_test_logs();
             let target = $make().await;
             $crate::graphql_suite::$case(&target).await;
         }

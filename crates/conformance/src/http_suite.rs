@@ -36,6 +36,7 @@ macro_rules! http_suite_cases {
         $(#[$attr])*
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
+            $crate::init_test_logs();
             let server = $make().await;
             $crate::http_suite::$case(&server).await;
         }

@@ -39,6 +39,7 @@ macro_rules! store_suite_cases {
         $(#[$attr])*
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
+            $crate::init_test_logs();
             let (store, _guard) = $make().await;
             $crate::store_suite::$case(store).await;
         }

@@ -57,12 +57,14 @@ macro_rules! on_server {
             #[ignore = "needs dynalite and moto_server: scripts/dynamodb-servers.sh cargo test -- --include-ignored (make test runs them)"]
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn round_trip_embedded_to_dynamodb_and_back() {
+                trainers_conformance::init_test_logs();
                 super::round_trip($var).await;
             }
 
             #[ignore = "needs dynalite and moto_server: scripts/dynamodb-servers.sh cargo test -- --include-ignored (make test runs them)"]
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn two_servers_side_by_side_on_one_table() {
+                trainers_conformance::init_test_logs();
                 super::side_by_side($var).await;
             }
         }
