@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
 use trainers_core::copy::for_each_page;
 use trainers_core::{
-    validation, CopyCount, Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerStore,
+    validation, Age, CopyCount, Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerName,
+    TrainerStore,
 };
 
 use crate::stores::StoreArgs;
@@ -203,13 +204,12 @@ fn check_trainer(t: &Trainer) -> Result<(), String> {
         ));
     }
     for (field, value) in [("firstName", &t.first_name), ("lastName", &t.last_name)] {
-        match validation::name(field, value) {
-            Ok(valid) if &valid == value => {}
-            Ok(_) => return Err(format!("{field} has surrounding white space")),
-            Err(e) => return Err(e.to_string()),
+        let name = TrainerName::parse(field, value).map_err(|e| e.to_string())?;
+        if name.as_str() != value {
+            return Err(format!("{field} has surrounding white space"));
         }
     }
-    validation::age(t.age).map_err(|e| e.to_string())?;
+    Age::parse(t.age).map_err(|e| e.to_string())?;
     if t.version < 1 {
         return Err(format!("version {} is below 1", t.version));
     }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use trainers_core::{
-    Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerPatch, TrainerStore,
+    Age, Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerName, TrainerPatch,
+    TrainerStore,
 };
 
 /// Expands to one `#[tokio::test]` per case; `$make` is an async fn returning a fresh, empty
@@ -59,6 +60,11 @@ pub fn trainer(n: usize, specialty: Option<Specialty>) -> Trainer {
         updated_at: now,
         version: 1,
     }
+}
+
+/// A valid age, for patches.
+fn age(years: i32) -> Age {
+    Age::parse(years).expect("a valid age")
 }
 
 async fn insert_all(store: &dyn TrainerStore, trainers: &[Trainer]) {
@@ -140,7 +146,7 @@ pub async fn update_applies_the_patch_and_bumps_the_version(store: Arc<dyn Train
     store.insert(&t).await.expect("insert");
     let later = Timestamp::from_millis(t.updated_at.millis() + 5000);
     let patch = TrainerPatch {
-        age: Some(55),
+        age: Some(age(55)),
         specialty: Some(None),
         ..Default::default()
     };
@@ -159,7 +165,7 @@ pub async fn update_applies_the_patch_and_bumps_the_version(store: Arc<dyn Train
 
 pub async fn update_checks_existence_then_version(store: Arc<dyn TrainerStore>) {
     let patch = TrainerPatch {
-        first_name: Some("X".into()),
+        first_name: Some(TrainerName::parse("firstName", "X").expect("a valid name")),
         ..Default::default()
     };
     let now = Timestamp::now();
@@ -297,7 +303,7 @@ pub async fn concurrent_updates_at_one_version_have_one_winner(store: Arc<dyn Tr
         let id = t.id.clone();
         tokio::spawn(async move {
             let patch = TrainerPatch {
-                age: Some(20 + i),
+                age: Some(age(20 + i)),
                 ..Default::default()
             };
             store.update(&id, &patch, Some(1), Timestamp::now()).await

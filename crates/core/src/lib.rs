@@ -19,3 +19,4 @@ pub use service::{
     selects, CreateRequest, ListRequest, Page, Selection, TrainerService, UpdateRequest,
 };
 pub use store::{StoreError, StorePage, TrainerPatch, TrainerStore};
+pub use validation::{Age, TrainerName};

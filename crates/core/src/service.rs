@@ -9,7 +9,7 @@ use crate::events::{EventKind, TrainerEvent};
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::{self, TokenKey};
 use crate::store::{StoreError, TrainerPatch, TrainerStore};
-use crate::validation;
+use crate::validation::{self, Age, TrainerName};
 
 /// How many events a subscriber may fall behind before it is told and dropped.
 pub const EVENT_BUFFER: usize = 4096;
@@ -83,9 +83,9 @@ impl TrainerService {
         let now = Timestamp::now();
         let trainer = Trainer {
             id: TrainerId::generate(),
-            first_name: validation::name("firstName", &req.first_name)?,
-            last_name: validation::name("lastName", &req.last_name)?,
-            age: validation::age(req.age)?,
+            first_name: TrainerName::parse("firstName", &req.first_name)?.into_string(),
+            last_name: TrainerName::parse("lastName", &req.last_name)?.into_string(),
+            age: Age::parse(req.age)?.get(),
             specialty: req.specialty,
             created_at: now,
             updated_at: now,
@@ -113,12 +113,12 @@ impl TrainerService {
     pub async fn update(&self, req: UpdateRequest, selected: Selection) -> Result<Trainer, Error> {
         let patch = TrainerPatch {
             first_name: required(req.first_name, "firstName")?
-                .map(|n| validation::name("firstName", &n))
+                .map(|n| TrainerName::parse("firstName", &n))
                 .transpose()?,
             last_name: required(req.last_name, "lastName")?
-                .map(|n| validation::name("lastName", &n))
+                .map(|n| TrainerName::parse("lastName", &n))
                 .transpose()?,
-            age: required(req.age, "age")?.map(validation::age).transpose()?,
+            age: required(req.age, "age")?.map(Age::parse).transpose()?,
             specialty: req.specialty,
         };
         if patch.is_empty() {

@@ -5,14 +5,15 @@ use async_trait::async_trait;
 
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::TokenKey;
+use crate::validation::{Age, TrainerName};
 
-/// The validated changes of one update. `None` leaves a field as it is; `specialty:
-/// Some(None)` clears the specialty.
+/// The validated changes of one update (the types say so). `None` leaves a field as it is;
+/// `specialty: Some(None)` clears the specialty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrainerPatch {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub age: Option<i32>,
+    pub first_name: Option<TrainerName>,
+    pub last_name: Option<TrainerName>,
+    pub age: Option<Age>,
     pub specialty: Option<Option<Specialty>>,
 }
 
@@ -30,13 +31,13 @@ impl TrainerPatch {
             id: old.id.clone(),
             first_name: self
                 .first_name
-                .clone()
-                .unwrap_or_else(|| old.first_name.clone()),
+                .as_ref()
+                .map_or_else(|| old.first_name.clone(), |n| n.as_str().to_string()),
             last_name: self
                 .last_name
-                .clone()
-                .unwrap_or_else(|| old.last_name.clone()),
-            age: self.age.unwrap_or(old.age),
+                .as_ref()
+                .map_or_else(|| old.last_name.clone(), |n| n.as_str().to_string()),
+            age: self.age.map_or(old.age, Age::get),
             specialty: self.specialty.unwrap_or(old.specialty),
             created_at: old.created_at,
             // Never before the last update, even if the clock stepped back.

@@ -257,13 +257,13 @@ fn update_expression(patch: &TrainerPatch, now: Timestamp) -> (String, Item) {
         values.insert(format!(":{field}"), value);
     };
     if let Some(first) = &patch.first_name {
-        change(FIRST_NAME, s(first));
+        change(FIRST_NAME, s(first.as_str()));
     }
     if let Some(last) = &patch.last_name {
-        change(LAST_NAME, s(last));
+        change(LAST_NAME, s(last.as_str()));
     }
     if let Some(age) = patch.age {
-        change(AGE, n(age));
+        change(AGE, n(age.get()));
     }
     if let Some(Some(sp)) = patch.specialty {
         change(SPECIALTY, s(sp.as_str()));
@@ -446,6 +446,7 @@ impl TrainerStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trainers_core::Age;
 
     #[test]
     fn token_keys_depend_on_the_secret_else_on_the_table() {
@@ -468,7 +469,7 @@ mod tests {
     #[test]
     fn an_update_names_only_what_it_changes() {
         let patch = TrainerPatch {
-            age: Some(30),
+            age: Age::parse(30).ok(),
             specialty: Some(None),
             ..Default::default()
         };

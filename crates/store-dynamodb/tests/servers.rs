@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use trainers_core::{Specialty, StoreError, Timestamp, TrainerId, TrainerPatch, TrainerStore};
+use trainers_core::{Age, Specialty, StoreError, Timestamp, TrainerId, TrainerPatch, TrainerStore};
 use trainers_store_dynamodb::{
     create_table, local_client, Client, DynamoStore, LEGACY_TIMESTAMP, LEGACY_VERSION,
 };
@@ -72,7 +72,7 @@ async fn raw_attributes(store: &DynamoStore, id: &TrainerId) -> Vec<String> {
 
 fn patch_age(age: i32) -> TrainerPatch {
     TrainerPatch {
-        age: Some(age),
+        age: Some(Age::parse(age).expect("a valid age")),
         ..Default::default()
     }
 }
