@@ -47,10 +47,10 @@ impl DynamoArgs {
     pub async fn open(&self) -> Result<DynamoStore, String> {
         let client = client_from_env(self.endpoint_url.as_deref())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| trainers_core::error_chain(&e))?;
         DynamoStore::open(client, self.table.clone(), self.token_secret.as_deref())
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| trainers_core::error_chain(&e))
     }
 }
 
@@ -93,10 +93,10 @@ pub async fn table(cmd: TableCommand) -> Result<(), String> {
         } => {
             let client = client_from_env(endpoint_url.as_deref())
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| trainers_core::error_chain(&e))?;
             create_table(&client, &table)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| trainers_core::error_chain(&e))?;
             eprintln!("created the DynamoDB table {table}; it is ACTIVE");
             Ok(())
         }

@@ -65,17 +65,21 @@ pub async fn export(args: ExportArgs, data_dir: &Path) -> Result<(), String> {
     let written = for_each_page(store.as_ref(), |page| {
         for trainer in &page {
             serde_json::to_writer(&mut out, trainer)
-                .map_err(StoreError::backend)
-                .and_then(|()| writeln!(out).map_err(StoreError::backend))
-                .map_err(|e| StoreError::Backend(format!("cannot write the export: {e}")))?;
+                .map_err(|e| StoreError::backend("cannot write the export", e))
+                .and_then(|()| {
+                    writeln!(out).map_err(|e| StoreError::backend("cannot write the export", e))
+                })?;
         }
         bar.inc(page.len() as u64);
         Ok(())
     })
     .await
-    .and_then(|()| out.flush().map_err(StoreError::backend));
+    .and_then(|()| {
+        out.flush()
+            .map_err(|e| StoreError::backend("cannot write the export", e))
+    });
     bar.finish_and_clear();
-    written.map_err(|e| e.to_string())?;
+    written.map_err(|e| trainers_core::error_chain(&e))?;
     eprintln!(
         "exported {} trainers from {}",
         bar.position(),
@@ -129,7 +133,7 @@ async fn import_all(
             count
                 .insert(store, &batch)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| trainers_core::error_chain(&e))?;
             bar.set_position(count.total());
             batch.clear();
         }
@@ -137,7 +141,7 @@ async fn import_all(
     count
         .insert(store, &batch)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| trainers_core::error_chain(&e))?;
     bar.set_position(count.total());
     Ok(())
 }

@@ -11,7 +11,7 @@ pub mod store;
 pub mod validation;
 
 pub use copy::{copy_all, CopyCount};
-pub use error::{Error, ErrorType};
+pub use error::{error_chain, Error, ErrorType};
 pub use events::{EventKind, TrainerEvent};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
 pub use page_token::TokenKey;

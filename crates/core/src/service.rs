@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::error::Error;
+use crate::error::{error_chain, Error};
 use crate::events::{EventKind, TrainerEvent};
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::{self, TokenKey};
@@ -216,8 +216,9 @@ fn store_error(e: StoreError, id: &str, expected: Option<i64>) -> Error {
             actual,
         },
         other => {
-            tracing::error!(error = %other, trainer = id, "store failed");
-            Error::internal(other)
+            let cause = error_chain(&other);
+            tracing::error!(error = %cause, trainer = id, "store failed");
+            Error::Internal { cause }
         }
     }
 }

@@ -66,13 +66,38 @@ pub enum StoreError {
     /// A position that this store did not make (only possible if the token key is shared).
     #[error("not a position of this store")]
     InvalidPosition,
-    #[error("{0}")]
-    Backend(String),
+    /// The store itself failed (its database, disk, network or service). `context` says what
+    /// failed; `source`, when there is one, is the error that caused it, kept whole for the log
+    /// ([`crate::error_chain`] puts the chain on one line).
+    #[error("{context}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
+/// The cause of a [`StoreError::Backend`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl StoreError {
-    pub fn backend(cause: impl std::fmt::Display) -> Self {
-        StoreError::Backend(cause.to_string())
+    /// A failure of the store, caused by `source`.
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend {
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// A failure of the store that no other error caused (`context` says all there is).
+    pub fn backend_msg(context: impl Into<String>) -> Self {
+        StoreError::Backend {
+            context: context.into(),
+            source: None,
+        }
     }
 }
 
@@ -125,4 +150,23 @@ pub trait TrainerStore: Send + Sync + 'static {
 
     /// The key that signs this store's page tokens.
     fn token_key(&self) -> TokenKey;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::error_chain;
+
+    #[test]
+    fn a_backend_error_keeps_its_source_and_logs_its_chain_on_one_line() {
+        let io = std::io::Error::other("disk on fire");
+        let e = StoreError::backend("cannot read trainer 1", io);
+        assert_eq!(e.to_string(), "cannot read trainer 1");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk on fire"));
+        assert_eq!(error_chain(&e), "cannot read trainer 1: disk on fire");
+        let alone = StoreError::backend_msg("the writer has stopped");
+        assert!(std::error::Error::source(&alone).is_none());
+        assert_eq!(error_chain(&alone), "the writer has stopped");
+    }
 }
