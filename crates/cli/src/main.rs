@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use trainers_api::keys::{self, KeyRing, KeyStore};
 use trainers_core::TrainerService;
@@ -116,23 +117,28 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("trainers: {message}");
+        Err(error) => {
+            eprintln!("trainers: {}", one_line(&error));
             ExitCode::FAILURE
         }
     }
 }
 
-fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
-    let store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
+/// An error and its causes on one line, as `{:#}` writes them, less the causes whose text is
+/// there already: several errors (the key store's, the embedded store's, the AWS SDK's) put
+/// their source's message in their own.
+fn one_line(error: &anyhow::Error) -> String {
+    trainers_core::error_chain(error.as_ref())
+}
+
+fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> anyhow::Result<()> {
+    let store = KeyStore::open(data_dir)?;
     match cmd {
         ApiKeyCommand::Create {
             expires_in,
             description,
         } => {
-            let key = store
-                .create(expires_in, description)
-                .map_err(|e| e.to_string())?;
+            let key = store.create(expires_in, description)?;
             println!("{}", key.secret);
             eprintln!(
                 "id {}, expires {}. This is the only time the key is shown.",
@@ -143,7 +149,7 @@ fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
         ApiKeyCommand::List => {
             println!("{:<18} {:<26} {:<8} DESCRIPTION", "ID", "EXPIRES", "STATE");
             let now = trainers_core::Timestamp::now();
-            for k in store.list().map_err(|e| e.to_string())? {
+            for k in store.list()? {
                 let state = if k.revoked {
                     "revoked"
                 } else if k.expires_at <= now {
@@ -161,8 +167,8 @@ fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
             }
         }
         ApiKeyCommand::Revoke { id } => {
-            if !store.revoke(&id).map_err(|e| e.to_string())? {
-                return Err(format!("no API key with id {id}"));
+            if !store.revoke(&id)? {
+                bail!("no API key with id {id}");
             }
             eprintln!("revoked {id}");
         }
@@ -171,36 +177,36 @@ fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
 }
 
 /// Runs a command that needs the async runtime.
-fn block_on(command: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+fn block_on(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()
-        .map_err(|e| format!("cannot start: {e}"))?
+        .context("cannot start")?
         .block_on(command)
 }
 
 /// Opens the store and the address first, so that a start that fails makes nothing (not even
 /// the first API key).
-async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
+async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let store = args.store.open(data_dir).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-    let key_store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
-    if args.api_keys.is_empty() && key_store.is_empty().map_err(|e| e.to_string())? {
-        let key = key_store
-            .create(
-                keys::DEFAULT_EXPIRY,
-                Some("made by the first `trainers serve`".into()),
-            )
-            .map_err(|e| e.to_string())?;
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let key_store = KeyStore::open(data_dir)?;
+    if args.api_keys.is_empty() && key_store.is_empty()? {
+        let key = key_store.create(
+            keys::DEFAULT_EXPIRY,
+            Some("made by the first `trainers serve`".into()),
+        )?;
         println!(
             "No API key existed, so one was made (shown only now; it expires {}):\n  x-api-key: {}",
             key.info.expires_at.to_rfc3339(),
             key.secret
         );
     }
-    let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
+    let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys)?);
     ring.spawn_refresh(Duration::from_secs(1));
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the address listened on")?;
     println!("Trainers API listening on http://{local}/graphql");
     axum::serve(
         listener,
@@ -208,7 +214,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
     )
     .with_graceful_shutdown(shutdown())
     .await
-    .map_err(|e| format!("server stopped: {e}"))
+    .context("server stopped")
 }
 
 async fn shutdown() {
