@@ -1,5 +1,5 @@
-//! The API contract at the GraphQL level (`shared/api-contract.md`, sections 1 to 3 and the
-//! error rules of 4). Every case starts from an empty store.
+//! The API contract at the GraphQL level (docs/contract.md, sections 1 to 3 and the error rules
+//! of 4). Every case starts from an empty store.
 
 use std::collections::HashSet;
 

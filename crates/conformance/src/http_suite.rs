@@ -1,5 +1,5 @@
-//! What only an HTTP server answers (`shared/api-contract.md` section 4): API keys, malformed
-//! requests, limits. Runs against the local server on every store.
+//! What only an HTTP server answers (docs/contract.md, section 4): API keys, malformed requests,
+//! limits. Runs against the local server on every store.
 
 use serde_json::{json, Value};
 use trainers_core::Timestamp;
