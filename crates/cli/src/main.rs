@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use trainers_api::events::redis::RedisEvents;
 use trainers_api::events::Events;
@@ -184,7 +185,7 @@ fn main() -> ExitCode {
         }
         Command::Backup { file } => EmbeddedStore::backup(&cli.data_dir, &file)
             .map(|()| eprintln!("backed up {} to {}", cli.data_dir.display(), file.display()))
-            .map_err(|e| e.to_string()),
+            .map_err(anyhow::Error::from),
         Command::Restore { file } => EmbeddedStore::restore(&cli.data_dir, &file)
             .map(|()| {
                 eprintln!(
@@ -193,29 +194,34 @@ fn main() -> ExitCode {
                     file.display()
                 )
             })
-            .map_err(|e| e.to_string()),
+            .map_err(anyhow::Error::from),
         Command::Export(args) => block_on(transfer::export(args, &cli.data_dir)),
         Command::Import(args) => block_on(transfer::import(args, &cli.data_dir)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("trainers: {message}");
+        Err(error) => {
+            eprintln!("trainers: {}", one_line(&error));
             ExitCode::FAILURE
         }
     }
 }
 
-fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
-    let store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
+/// An error and its causes on one line, as `{:#}` writes them, less the causes whose text is
+/// there already: several errors (the key store's, the embedded store's, the AWS SDK's) put
+/// their source's message in their own.
+fn one_line(error: &anyhow::Error) -> String {
+    trainers_core::error_chain(error.as_ref())
+}
+
+fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> anyhow::Result<()> {
+    let store = KeyStore::open(data_dir)?;
     match cmd {
         ApiKeyCommand::Create {
             expires_in,
             description,
         } => {
-            let key = store
-                .create(expires_in, description)
-                .map_err(|e| e.to_string())?;
+            let key = store.create(expires_in, description)?;
             println!("{}", key.secret);
             eprintln!(
                 "id {}, expires {}. This is the only time the key is shown.",
@@ -226,7 +232,7 @@ fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
         ApiKeyCommand::List => {
             println!("{:<18} {:<26} {:<8} DESCRIPTION", "ID", "EXPIRES", "STATE");
             let now = trainers_core::Timestamp::now();
-            for k in store.list().map_err(|e| e.to_string())? {
+            for k in store.list()? {
                 let state = if k.revoked {
                     "revoked"
                 } else if k.expires_at <= now {
@@ -244,8 +250,8 @@ fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
             }
         }
         ApiKeyCommand::Revoke { id } => {
-            if !store.revoke(&id).map_err(|e| e.to_string())? {
-                return Err(format!("no API key with id {id}"));
+            if !store.revoke(&id)? {
+                bail!("no API key with id {id}");
             }
             eprintln!("revoked {id}");
         }
@@ -254,40 +260,38 @@ fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
 }
 
 /// Runs a command that needs the async runtime.
-fn block_on(command: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+fn block_on(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()
-        .map_err(|e| format!("cannot start: {e}"))?
+        .context("cannot start")?
         .block_on(command)
 }
 
 /// Opens the store and the address first, so that a start that fails makes nothing (not even
 /// the first API key).
-async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
+async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     // Read before anything is made: a bad certificate fails the start cleanly.
     let (tls_cert, tls_key) = (args.tls_cert.clone(), args.tls_key.clone());
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
-        tls::server_config(cert, key).map_err(|e| e.to_string())?;
+        tls::server_config(cert, key)?;
     }
     let (http_limits, realtime_limits) = connection_caps();
     let store = args.store.open(data_dir).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-    let key_store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
-    if args.api_keys.is_empty() && key_store.is_empty().map_err(|e| e.to_string())? {
-        let key = key_store
-            .create(
-                keys::DEFAULT_EXPIRY,
-                Some("made by the first `trainers serve`".into()),
-            )
-            .map_err(|e| e.to_string())?;
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let key_store = KeyStore::open(data_dir)?;
+    if args.api_keys.is_empty() && key_store.is_empty()? {
+        let key = key_store.create(
+            keys::DEFAULT_EXPIRY,
+            Some("made by the first `trainers serve`".into()),
+        )?;
         println!(
             "No API key existed, so one was made (shown only now; it expires {}):\n  x-api-key: {}",
             key.info.expires_at.to_rfc3339(),
             key.secret
         );
     }
-    let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
+    let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys)?);
     ring.spawn_refresh(Duration::from_secs(1));
     let service = TrainerService::new(Arc::new(MeteredStore(store)));
     let mut server = Server::new(service.clone(), ring)
@@ -297,7 +301,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
         .events(match &args.events {
             None => Events::local(),
             Some(url) => {
-                let redis = RedisEvents::start(url)?;
+                let redis = RedisEvents::start(url).map_err(anyhow::Error::msg)?;
                 Events {
                     sink: redis.clone(),
                     source: redis,
@@ -306,17 +310,17 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
         })
         .shutdown_timeout(args.shutdown_timeout);
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
-        server = server.tls(tls::server_config(cert, key).map_err(|e| e.to_string())?);
+        server = server.tls(tls::server_config(cert, key)?);
     }
     if let Some(addr) = args.metrics_addr {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
         let app = axum::Router::new().route("/metrics", axum::routing::get(ops::metrics_text));
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
-    let server = server.bind_listener(listener).map_err(|e| e.to_string())?;
-    let local = server.local_addr().map_err(|e| e.to_string())?;
+    let server = server.bind_listener(listener)?;
+    let local = server.local_addr()?;
     println!("Trainers API listening on http://{local}/graphql");
     if tls_cert.is_some() {
         println!(
@@ -327,7 +331,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
     service
         .close()
         .await
-        .map_err(|e| format!("the store did not close cleanly: {e}"))?;
+        .context("the store did not close cleanly")?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -355,8 +359,8 @@ fn connection_caps() -> (HttpLimits, RealtimeLimits) {
 }
 
 /// `trainers tls create`.
-fn tls_create(dir: &Path) -> Result<(), String> {
-    let files = tls::create_local(dir).map_err(|e| e.to_string())?;
+fn tls_create(dir: &Path) -> anyhow::Result<()> {
+    let files = tls::create_local(dir)?;
     println!(
         "A local CA and a certificate for {} are in {}:",
         tls::LOCAL_NAMES.join(", "),

@@ -44,22 +44,16 @@ pub struct DynamoArgs {
 }
 
 impl DynamoArgs {
-    pub async fn open(&self) -> Result<DynamoStore, String> {
-        let client = client_from_env(self.endpoint_url.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
-        DynamoStore::open(client, self.table.clone(), self.token_secret.as_deref())
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn open(&self) -> anyhow::Result<DynamoStore> {
+        let client = client_from_env(self.endpoint_url.as_deref()).await?;
+        Ok(DynamoStore::open(client, self.table.clone(), self.token_secret.as_deref()).await?)
     }
 }
 
 impl StoreArgs {
-    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn TrainerStore>, String> {
+    pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn TrainerStore>> {
         Ok(match self.store {
-            StoreKind::Embedded => {
-                Arc::new(EmbeddedStore::open(data_dir).map_err(|e| e.to_string())?)
-            }
+            StoreKind::Embedded => Arc::new(EmbeddedStore::open(data_dir)?),
             StoreKind::Dynamodb => Arc::new(self.dynamodb.open().await?),
         })
     }
@@ -85,18 +79,14 @@ pub enum TableCommand {
     },
 }
 
-pub async fn table(cmd: TableCommand) -> Result<(), String> {
+pub async fn table(cmd: TableCommand) -> anyhow::Result<()> {
     match cmd {
         TableCommand::Create {
             table,
             endpoint_url,
         } => {
-            let client = client_from_env(endpoint_url.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
-            create_table(&client, &table)
-                .await
-                .map_err(|e| e.to_string())?;
+            let client = client_from_env(endpoint_url.as_deref()).await?;
+            create_table(&client, &table).await?;
             eprintln!("created the DynamoDB table {table}; it is ACTIVE");
             Ok(())
         }

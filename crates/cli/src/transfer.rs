@@ -7,11 +7,13 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
 use trainers_core::copy::for_each_page;
 use trainers_core::{
-    validation, CopyCount, Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerStore,
+    validation, Age, CopyCount, Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerName,
+    TrainerStore,
 };
 
 use crate::stores::StoreArgs;
@@ -57,24 +59,28 @@ fn progress(len: Option<u64>, what: &str) -> ProgressBar {
 }
 
 /// Writes every trainer of the store to stdout, one JSON object a line.
-pub async fn export(args: ExportArgs, data_dir: &Path) -> Result<(), String> {
+pub async fn export(args: ExportArgs, data_dir: &Path) -> anyhow::Result<()> {
     let store = args.store.open(data_dir).await?;
     let bar = progress(None, "exported");
     let mut out = BufWriter::new(std::io::stdout().lock());
     let written = for_each_page(store.as_ref(), |page| {
         for trainer in &page {
             serde_json::to_writer(&mut out, trainer)
-                .map_err(StoreError::backend)
-                .and_then(|()| writeln!(out).map_err(StoreError::backend))
-                .map_err(|e| StoreError::Backend(format!("cannot write the export: {e}")))?;
+                .map_err(|e| StoreError::backend("cannot write the export", e))
+                .and_then(|()| {
+                    writeln!(out).map_err(|e| StoreError::backend("cannot write the export", e))
+                })?;
         }
         bar.inc(page.len() as u64);
         Ok(())
     })
     .await
-    .and_then(|()| out.flush().map_err(StoreError::backend));
+    .and_then(|()| {
+        out.flush()
+            .map_err(|e| StoreError::backend("cannot write the export", e))
+    });
     bar.finish_and_clear();
-    written.map_err(|e| e.to_string())?;
+    written.with_context(|| format!("cannot export {}", args.store.describe(data_dir)))?;
     eprintln!(
         "exported {} trainers from {}",
         bar.position(),
@@ -86,12 +92,12 @@ pub async fn export(args: ExportArgs, data_dir: &Path) -> Result<(), String> {
 /// Imports a file of JSON lines. Every line is checked first, so that a bad file imports
 /// nothing; trainers whose id the store has already are skipped, never overwritten. The file is
 /// read twice (check, then import) so that memory stays bounded whatever its size.
-pub async fn import(args: ImportArgs, data_dir: &Path) -> Result<(), String> {
+pub async fn import(args: ImportArgs, data_dir: &Path) -> anyhow::Result<()> {
     let (total, file) = match (&args.file, args.generate) {
         (_, Some(n)) => (n, None),
         (Some(file), None) => (check_file(file)?, Some(file)),
         // clap refuses this already; kept so that it can never import nothing silently.
-        (None, None) => return Err("give a file to import, or --generate N".into()),
+        (None, None) => bail!("give a file to import, or --generate N"),
     };
     let store = args.store.open(data_dir).await?;
     let bar = progress(Some(total), "imported");
@@ -101,7 +107,7 @@ pub async fn import(args: ImportArgs, data_dir: &Path) -> Result<(), String> {
         None => import_all(generated(total).map(Ok), store.as_ref(), &mut count, &bar).await,
     };
     bar.finish_and_clear();
-    result?;
+    result.with_context(|| format!("cannot import into {}", args.store.describe(data_dir)))?;
     eprintln!(
         "imported {} trainers into {} ({} skipped: their id was there already)",
         count.copied,
@@ -116,27 +122,21 @@ pub async fn import(args: ImportArgs, data_dir: &Path) -> Result<(), String> {
 const IMPORT_BATCH: usize = 5_000;
 
 async fn import_all(
-    trainers: impl Iterator<Item = Result<Trainer, String>>,
+    trainers: impl Iterator<Item = anyhow::Result<Trainer>>,
     store: &dyn TrainerStore,
     count: &mut CopyCount,
     bar: &ProgressBar,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let mut batch = Vec::with_capacity(IMPORT_BATCH);
     for trainer in trainers {
         batch.push(trainer?);
         if batch.len() == IMPORT_BATCH {
-            count
-                .insert(store, &batch)
-                .await
-                .map_err(|e| e.to_string())?;
+            count.insert(store, &batch).await?;
             bar.set_position(count.total());
             batch.clear();
         }
     }
-    count
-        .insert(store, &batch)
-        .await
-        .map_err(|e| e.to_string())?;
+    count.insert(store, &batch).await?;
     bar.set_position(count.total());
     Ok(())
 }
@@ -164,7 +164,7 @@ fn generated(n: u64) -> impl Iterator<Item = Trainer> {
 }
 
 /// Reads and checks every line; returns how many trainers the file holds.
-fn check_file(file: &Path) -> Result<u64, String> {
+fn check_file(file: &Path) -> anyhow::Result<u64> {
     let mut n = 0;
     for line in trainer_lines(file)? {
         line?;
@@ -176,42 +176,38 @@ fn check_file(file: &Path) -> Result<u64, String> {
 /// The trainers of a file, each checked; blank lines are skipped.
 fn trainer_lines(
     file: &Path,
-) -> Result<impl Iterator<Item = Result<Trainer, String>> + '_, String> {
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Trainer>> + '_> {
     let reader = File::open(file)
         .map(BufReader::new)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        .with_context(|| format!("cannot read {}", file.display()))?;
     Ok(reader
         .lines()
         .enumerate()
         .filter(|(_, line)| line.as_ref().map_or(true, |l| !l.trim().is_empty()))
         .map(move |(i, line)| {
             let at = format!("{}:{}", file.display(), i + 1);
-            let line = line.map_err(|e| format!("cannot read {at}: {e}"))?;
+            let line = line.with_context(|| format!("cannot read {at}"))?;
             let trainer: Trainer =
-                serde_json::from_str(&line).map_err(|e| format!("{at}: not a trainer: {e}"))?;
-            check_trainer(&trainer).map_err(|e| format!("{at}: {e}"))?;
+                serde_json::from_str(&line).with_context(|| format!("{at}: not a trainer"))?;
+            check_trainer(&trainer).context(at)?;
             Ok(trainer)
         }))
 }
 
 /// What the API would have stored: a server-made id, valid names and age, a version from 1.
-fn check_trainer(t: &Trainer) -> Result<(), String> {
+fn check_trainer(t: &Trainer) -> anyhow::Result<()> {
     if TrainerId::parse(t.id.as_str()).as_ref() != Some(&t.id) {
-        return Err(format!(
-            "id {:?} is not a lowercase hyphenated UUID",
-            t.id.as_str()
-        ));
+        bail!("id {:?} is not a lowercase hyphenated UUID", t.id.as_str());
     }
     for (field, value) in [("firstName", &t.first_name), ("lastName", &t.last_name)] {
-        match validation::name(field, value) {
-            Ok(valid) if &valid == value => {}
-            Ok(_) => return Err(format!("{field} has surrounding white space")),
-            Err(e) => return Err(e.to_string()),
+        let name = TrainerName::parse(field, value)?;
+        if name.as_str() != value {
+            bail!("{field} has surrounding white space");
         }
     }
-    validation::age(t.age).map_err(|e| e.to_string())?;
+    Age::parse(t.age)?;
     if t.version < 1 {
-        return Err(format!("version {} is below 1", t.version));
+        bail!("version {} is below 1", t.version);
     }
     Ok(())
 }

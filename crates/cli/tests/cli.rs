@@ -1,4 +1,4 @@
-//! The `trainers` command as a user runs it (`shared/api-contract.md` section 6).
+//! The `trainers` command as a user runs it (docs/contract.md, section 6).
 
 mod common;
 

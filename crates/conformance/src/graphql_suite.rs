@@ -1,5 +1,5 @@
-//! The API contract at the GraphQL level (`shared/api-contract.md`, sections 1 to 3 and the
-//! error rules of 4). Every case starts from an empty store.
+//! The API contract at the GraphQL level (docs/contract.md, sections 1 to 3 and the error rules
+//! of 4). Every case starts from an empty store.
 
 use std::collections::HashSet;
 
@@ -11,10 +11,11 @@ use crate::target::{GraphqlResponse, Target};
 pub const ALL_FIELDS: &str = "id firstName lastName age specialty createdAt updatedAt version";
 
 /// Expands to one `#[tokio::test]` per case; `$make` is an async fn returning a fresh target.
+/// Attributes before `$make` (say `#[ignore = "..."]`) go on every generated test.
 #[macro_export]
 macro_rules! graphql_suite {
-    ($make:path) => {
-        $crate::graphql_suite_cases!($make;
+    ($(#[$attr:meta])* $make:path) => {
+        $crate::graphql_suite_cases!([$(#[$attr])*] $make;
             tutorial_create_mutation_verbatim,
             tutorial_list_query_verbatim,
             create_sets_id_timestamps_and_version,
@@ -50,14 +51,16 @@ macro_rules! graphql_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! graphql_suite_cases {
-    ($make:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let target = $make().await;
-                $crate::graphql_suite::$case(&target).await;
-            }
-        )*
+    ([$(#[$attr:meta])*] $make:path;) => {};
+    ([$(#[$attr:meta])*] $make:path; $case:ident $(, $rest:ident)* $(,)?) => {
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            $crate::init_test_logs();
+            let target = $make().await;
+            $crate::graphql_suite::$case(&target).await;
+        }
+        $crate::graphql_suite_cases!([$(#[$attr])*] $make; $($rest),*);
     };
 }
 

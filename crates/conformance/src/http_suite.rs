@@ -1,5 +1,5 @@
-//! What only an HTTP server answers (`shared/api-contract.md` section 4): API keys, malformed
-//! requests, limits. Runs against the local server on every store.
+//! What only an HTTP server answers (docs/contract.md, section 4): API keys, malformed requests,
+//! limits. Runs against the local server on every store.
 
 use serde_json::{json, Value};
 use trainers_core::Timestamp;
@@ -7,10 +7,12 @@ use trainers_core::Timestamp;
 use crate::server::{TestServer, TEST_API_KEY};
 use crate::target::GraphqlResponse;
 
+/// Expands to one `#[tokio::test]` per case; `$make` is an async fn returning a fresh
+/// [`TestServer`]. Attributes before `$make` (say `#[ignore = "..."]`) go on every generated test.
 #[macro_export]
 macro_rules! http_suite {
-    ($make:path) => {
-        $crate::http_suite_cases!($make;
+    ($(#[$attr:meta])* $make:path) => {
+        $crate::http_suite_cases!([$(#[$attr])*] $make;
             missing_or_unknown_key_is_401_with_appsync_body,
             stored_key_works_until_revoked,
             expired_key_is_401,
@@ -29,14 +31,16 @@ macro_rules! http_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! http_suite_cases {
-    ($make:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let server = $make().await;
-                $crate::http_suite::$case(&server).await;
-            }
-        )*
+    ([$(#[$attr:meta])*] $make:path;) => {};
+    ([$(#[$attr:meta])*] $make:path; $case:ident $(, $rest:ident)* $(,)?) => {
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            $crate::init_test_logs();
+            let server = $make().await;
+            $crate::http_suite::$case(&server).await;
+        }
+        $crate::http_suite_cases!([$(#[$attr])*] $make; $($rest),*);
     };
 }
 

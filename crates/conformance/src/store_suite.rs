@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use trainers_core::{
-    Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerPatch, TrainerStore,
+    Age, Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerName, TrainerPatch,
+    TrainerStore,
 };
 
+/// Expands to one `#[tokio::test]` per case; `$make` is an async fn returning a fresh, empty
+/// store and what must live as long as it (its directory, say). Attributes before `$make` (say
+/// `#[ignore = "..."]`) go on every generated test.
 #[macro_export]
 macro_rules! store_suite {
-    ($make:path) => {
-        $crate::store_suite_cases!($make;
+    ($(#[$attr:meta])* $make:path) => {
+        $crate::store_suite_cases!([$(#[$attr])*] $make;
             insert_then_get,
             insert_never_overwrites,
             insert_many_stores_all_and_skips_existing_ids,
@@ -31,14 +35,16 @@ macro_rules! store_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! store_suite_cases {
-    ($make:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let (store, _guard) = $make().await;
-                $crate::store_suite::$case(store).await;
-            }
-        )*
+    ([$(#[$attr:meta])*] $make:path;) => {};
+    ([$(#[$attr:meta])*] $make:path; $case:ident $(, $rest:ident)* $(,)?) => {
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            $crate::init_test_logs();
+            let (store, _guard) = $make().await;
+            $crate::store_suite::$case(store).await;
+        }
+        $crate::store_suite_cases!([$(#[$attr])*] $make; $($rest),*);
     };
 }
 
@@ -54,6 +60,11 @@ pub fn trainer(n: usize, specialty: Option<Specialty>) -> Trainer {
         updated_at: now,
         version: 1,
     }
+}
+
+/// A valid age, for patches.
+fn age(years: i32) -> Age {
+    Age::parse(years).expect("a valid age")
 }
 
 async fn insert_all(store: &dyn TrainerStore, trainers: &[Trainer]) {
@@ -135,7 +146,7 @@ pub async fn update_applies_the_patch_and_bumps_the_version(store: Arc<dyn Train
     store.insert(&t).await.expect("insert");
     let later = Timestamp::from_millis(t.updated_at.millis() + 5000);
     let patch = TrainerPatch {
-        age: Some(55),
+        age: Some(age(55)),
         specialty: Some(None),
         ..Default::default()
     };
@@ -154,7 +165,7 @@ pub async fn update_applies_the_patch_and_bumps_the_version(store: Arc<dyn Train
 
 pub async fn update_checks_existence_then_version(store: Arc<dyn TrainerStore>) {
     let patch = TrainerPatch {
-        first_name: Some("X".into()),
+        first_name: Some(TrainerName::parse("firstName", "X").expect("a valid name")),
         ..Default::default()
     };
     let now = Timestamp::now();
@@ -292,7 +303,7 @@ pub async fn concurrent_updates_at_one_version_have_one_winner(store: Arc<dyn Tr
         let id = t.id.clone();
         tokio::spawn(async move {
             let patch = TrainerPatch {
-                age: Some(20 + i),
+                age: Some(age(20 + i)),
                 ..Default::default()
             };
             store.update(&id, &patch, Some(1), Timestamp::now()).await

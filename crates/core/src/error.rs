@@ -94,6 +94,22 @@ pub enum Error {
     Internal { cause: String },
 }
 
+/// An error and its causes on one line, outermost first (`context: cause: its cause`), for logs
+/// and the CLI's messages. A cause whose text an outer part holds already is left out: some
+/// errors (the AWS SDK's) repeat their source's message in their own.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
 impl Error {
     pub fn validation(argument: &'static str, message: impl Into<String>) -> Self {
         Error::Validation {

@@ -10,8 +10,9 @@ pub mod store;
 pub mod validation;
 
 pub use copy::{copy_all, CopyCount};
-pub use error::{Error, ErrorType};
+pub use error::{error_chain, Error, ErrorType};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
 pub use page_token::TokenKey;
 pub use service::{CreateRequest, ListRequest, Page, TrainerService, UpdateRequest};
 pub use store::{StoreError, StorePage, TrainerPatch, TrainerStore};
+pub use validation::{Age, TrainerName};

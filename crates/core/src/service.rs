@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::error::Error;
+use crate::error::{error_chain, Error};
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::{self, TokenKey};
 use crate::store::{StoreError, TrainerPatch, TrainerStore};
-use crate::validation;
+use crate::validation::{self, Age, TrainerName};
 
 #[derive(Clone, Debug, Default)]
 pub struct CreateRequest {
@@ -67,9 +67,9 @@ impl TrainerService {
         let now = Timestamp::now();
         let trainer = Trainer {
             id: TrainerId::generate(),
-            first_name: validation::name("firstName", &req.first_name)?,
-            last_name: validation::name("lastName", &req.last_name)?,
-            age: validation::age(req.age)?,
+            first_name: TrainerName::parse("firstName", &req.first_name)?.into_string(),
+            last_name: TrainerName::parse("lastName", &req.last_name)?.into_string(),
+            age: Age::parse(req.age)?.get(),
             specialty: req.specialty,
             created_at: now,
             updated_at: now,
@@ -96,12 +96,12 @@ impl TrainerService {
     pub async fn update(&self, req: UpdateRequest) -> Result<Trainer, Error> {
         let patch = TrainerPatch {
             first_name: required(req.first_name, "firstName")?
-                .map(|n| validation::name("firstName", &n))
+                .map(|n| TrainerName::parse("firstName", &n))
                 .transpose()?,
             last_name: required(req.last_name, "lastName")?
-                .map(|n| validation::name("lastName", &n))
+                .map(|n| TrainerName::parse("lastName", &n))
                 .transpose()?,
-            age: required(req.age, "age")?.map(validation::age).transpose()?,
+            age: required(req.age, "age")?.map(Age::parse).transpose()?,
             specialty: req.specialty,
         };
         if patch.is_empty() {
@@ -179,8 +179,9 @@ fn store_error(e: StoreError, id: &str, expected: Option<i64>) -> Error {
             actual,
         },
         other => {
-            tracing::error!(error = %other, trainer = id, "store failed");
-            Error::internal(other)
+            let cause = error_chain(&other);
+            tracing::error!(error = %cause, trainer = id, "store failed");
+            Error::Internal { cause }
         }
     }
 }

@@ -5,14 +5,15 @@ use async_trait::async_trait;
 
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::TokenKey;
+use crate::validation::{Age, TrainerName};
 
-/// The validated changes of one update. `None` leaves a field as it is; `specialty:
-/// Some(None)` clears the specialty.
+/// The validated changes of one update (the types say so). `None` leaves a field as it is;
+/// `specialty: Some(None)` clears the specialty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrainerPatch {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub age: Option<i32>,
+    pub first_name: Option<TrainerName>,
+    pub last_name: Option<TrainerName>,
+    pub age: Option<Age>,
     pub specialty: Option<Option<Specialty>>,
 }
 
@@ -30,13 +31,13 @@ impl TrainerPatch {
             id: old.id.clone(),
             first_name: self
                 .first_name
-                .clone()
-                .unwrap_or_else(|| old.first_name.clone()),
+                .as_ref()
+                .map_or_else(|| old.first_name.clone(), |n| n.as_str().to_string()),
             last_name: self
                 .last_name
-                .clone()
-                .unwrap_or_else(|| old.last_name.clone()),
-            age: self.age.unwrap_or(old.age),
+                .as_ref()
+                .map_or_else(|| old.last_name.clone(), |n| n.as_str().to_string()),
+            age: self.age.map_or(old.age, Age::get),
             specialty: self.specialty.unwrap_or(old.specialty),
             created_at: old.created_at,
             // Never before the last update, even if the clock stepped back.
@@ -65,13 +66,38 @@ pub enum StoreError {
     /// A position that this store did not make (only possible if the token key is shared).
     #[error("not a position of this store")]
     InvalidPosition,
-    #[error("{0}")]
-    Backend(String),
+    /// The store itself failed (its database, disk, network or service). `context` says what
+    /// failed; `source`, when there is one, is the error that caused it, kept whole for the log
+    /// ([`crate::error_chain`] puts the chain on one line).
+    #[error("{context}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
+/// The cause of a [`StoreError::Backend`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl StoreError {
-    pub fn backend(cause: impl std::fmt::Display) -> Self {
-        StoreError::Backend(cause.to_string())
+    /// A failure of the store, caused by `source`.
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend {
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// A failure of the store that no other error caused (`context` says all there is).
+    pub fn backend_msg(context: impl Into<String>) -> Self {
+        StoreError::Backend {
+            context: context.into(),
+            source: None,
+        }
     }
 }
 
@@ -132,5 +158,24 @@ pub trait TrainerStore: Send + Sync + 'static {
     /// embedded store checkpoints its write-ahead log). Called once, when the server stops.
     async fn close(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::error_chain;
+
+    #[test]
+    fn a_backend_error_keeps_its_source_and_logs_its_chain_on_one_line() {
+        let io = std::io::Error::other("disk on fire");
+        let e = StoreError::backend("cannot read trainer 1", io);
+        assert_eq!(e.to_string(), "cannot read trainer 1");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk on fire"));
+        assert_eq!(error_chain(&e), "cannot read trainer 1: disk on fire");
+        let alone = StoreError::backend_msg("the writer has stopped");
+        assert!(std::error::Error::source(&alone).is_none());
+        assert_eq!(error_chain(&alone), "the writer has stopped");
     }
 }

@@ -92,7 +92,7 @@ pub async fn client_from_env(endpoint_url: Option<&str>) -> Result<Client, Store
     }
     let config = loader.load().await;
     if config.region().is_none() {
-        return Err(StoreError::backend(
+        return Err(StoreError::backend_msg(
             "no AWS region: set AWS_REGION or a region in the AWS config file",
         ));
     }

@@ -110,7 +110,7 @@ fn malformed(item: &Item, field: &str, why: &str) -> StoreError {
         Some(AttributeValue::S(id)) => id.as_str(),
         _ => "?",
     };
-    StoreError::Backend(format!("item {id}: attribute {field} {why}"))
+    StoreError::backend_msg(format!("item {id}: attribute {field} {why}"))
 }
 
 /// The key of the table for one id.
@@ -197,7 +197,9 @@ mod tests {
     fn a_malformed_item_is_an_error_not_a_panic() {
         let mut item = to_item(&trainer(None));
         item.insert(AGE.to_string(), s("old"));
-        assert!(matches!(from_item(&item), Err(StoreError::Backend(m)) if m.contains("age")));
+        assert!(
+            matches!(from_item(&item), Err(StoreError::Backend { context, .. }) if context.contains("age"))
+        );
         item.insert(AGE.to_string(), n("1e99"));
         assert!(from_item(&item).is_err());
         item.insert(AGE.to_string(), n(30));

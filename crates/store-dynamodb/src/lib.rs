@@ -200,27 +200,14 @@ fn derive_token_key(secret: Option<&str>, table: &str) -> TokenKey {
     TokenKey::new(hash.finalize().into())
 }
 
+/// A failed request, the SDK's error kept as the source. (Logged with
+/// [`trainers_core::error_chain`]: the SDK's own `DisplayErrorContext` ends with a `Debug` dump,
+/// too long for one line.)
 fn backend<E, R>(operation: &str, e: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Backend(format!("DynamoDB {operation}: {}", error_chain(&e)))
-}
-
-/// An error and its sources on one line, outermost first (the SDK's `DisplayErrorContext` ends
-/// with a `Debug` dump, too long for the one line the CLI prints).
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
+    StoreError::backend(format!("DynamoDB {operation}"), e)
 }
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
@@ -260,13 +247,13 @@ fn update_expression(patch: &TrainerPatch, now: Timestamp) -> (String, Item) {
         values.insert(format!(":{field}"), value);
     };
     if let Some(first) = &patch.first_name {
-        change(FIRST_NAME, s(first));
+        change(FIRST_NAME, s(first.as_str()));
     }
     if let Some(last) = &patch.last_name {
-        change(LAST_NAME, s(last));
+        change(LAST_NAME, s(last.as_str()));
     }
     if let Some(age) = patch.age {
-        change(AGE, n(age));
+        change(AGE, n(age.get()));
     }
     if let Some(Some(sp)) = patch.specialty {
         change(SPECIALTY, s(sp.as_str()));
@@ -374,7 +361,7 @@ impl TrainerStore for DynamoStore {
         match result {
             Ok(out) => match out.attributes {
                 Some(item) => from_item(&item),
-                None => Err(StoreError::backend("UpdateItem returned no attributes")),
+                None => Err(StoreError::backend_msg("UpdateItem returned no attributes")),
             },
             Err(e) if is_condition_failure(&e) => Err(self.refusal(id, expected_version).await),
             Err(e) => Err(backend("UpdateItem", e)),
@@ -402,7 +389,7 @@ impl TrainerStore for DynamoStore {
         match request.send().await {
             Ok(out) => match out.attributes {
                 Some(item) => from_item(&item),
-                None => Err(StoreError::backend("DeleteItem returned no attributes")),
+                None => Err(StoreError::backend_msg("DeleteItem returned no attributes")),
             },
             Err(e) if is_condition_failure(&e) => Err(self.refusal(id, expected_version).await),
             Err(e) => Err(backend("DeleteItem", e)),
@@ -460,6 +447,7 @@ impl TrainerStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trainers_core::Age;
 
     #[test]
     fn token_keys_depend_on_the_secret_else_on_the_table() {
@@ -482,7 +470,7 @@ mod tests {
     #[test]
     fn an_update_names_only_what_it_changes() {
         let patch = TrainerPatch {
-            age: Some(30),
+            age: Age::parse(30).ok(),
             specialty: Some(None),
             ..Default::default()
         };

@@ -29,7 +29,9 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
                 .build(),
         )
         .build()
-        .map_err(StoreError::backend)?;
+        .map_err(|e| {
+            StoreError::backend(format!("cannot describe the index {SPECIALTY_INDEX}"), e)
+        })?;
     client
         .create_table()
         .table_name(name)
@@ -42,12 +44,9 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .await
         .map_err(|e| match e.as_service_error() {
             Some(se) if se.is_resource_in_use_exception() => {
-                StoreError::Backend(format!("the DynamoDB table {name} exists already"))
+                StoreError::backend_msg(format!("the DynamoDB table {name} exists already"))
             }
-            _ => StoreError::Backend(format!(
-                "cannot create the DynamoDB table {name}: {}",
-                crate::error_chain(&e)
-            )),
+            _ => StoreError::backend(format!("cannot create the DynamoDB table {name}"), e),
         })?;
     wait_until_active(client, name).await
 }
@@ -63,7 +62,7 @@ pub async fn wait_until_active(client: &Client, name: &str) -> Result<(), StoreE
             return check_index(&table, name);
         }
         if started.elapsed() > ACTIVE_TIMEOUT {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend_msg(format!(
                 "the DynamoDB table {name} is not ACTIVE after {} s",
                 ACTIVE_TIMEOUT.as_secs()
             )));
@@ -80,16 +79,13 @@ async fn describe(client: &Client, name: &str) -> Result<TableDescription, Store
         .send()
         .await
         .map_err(|e| match e.as_service_error() {
-            Some(se) if se.is_resource_not_found_exception() => StoreError::Backend(format!(
+            Some(se) if se.is_resource_not_found_exception() => StoreError::backend_msg(format!(
                 "there is no DynamoDB table {name}: make it with `trainers table create --table {name}`"
             )),
-            _ => StoreError::Backend(format!(
-                "cannot describe the DynamoDB table {name}: {}",
-                crate::error_chain(&e)
-            )),
+            _ => StoreError::backend(format!("cannot describe the DynamoDB table {name}"), e),
         })?;
     out.table
-        .ok_or_else(|| StoreError::Backend(format!("DescribeTable {name} returned no table")))
+        .ok_or_else(|| StoreError::backend_msg(format!("DescribeTable {name} returned no table")))
 }
 
 fn is_active(table: &TableDescription) -> bool {
@@ -108,7 +104,7 @@ fn check_index(table: &TableDescription, name: &str) -> Result<(), StoreError> {
     if has_index {
         Ok(())
     } else {
-        Err(StoreError::Backend(format!(
+        Err(StoreError::backend_msg(format!(
             "the DynamoDB table {name} has no index {SPECIALTY_INDEX} (see the table layout in the README)"
         )))
     }
@@ -119,7 +115,7 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
         .attribute_name(name)
         .attribute_type(ScalarAttributeType::S)
         .build()
-        .map_err(StoreError::backend)
+        .map_err(|e| StoreError::backend(format!("cannot describe the attribute {name}"), e))
 }
 
 fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
@@ -127,5 +123,5 @@ fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreE
         .attribute_name(name)
         .key_type(key_type)
         .build()
-        .map_err(StoreError::backend)
+        .map_err(|e| StoreError::backend(format!("cannot describe the key {name}"), e))
 }

@@ -1,22 +1,27 @@
-//! What only the DynamoDB store does, on dynalite and on moto_server (`make test` starts both
-//! and sets `TRAINERS_TEST_DYNALITE` and `TRAINERS_TEST_MOTO`): items of the original tutorial,
-//! the table's making and checking. The shared suites are in `trainers-conformance`.
+//! What only the DynamoDB store does, on dynalite and on moto_server: items of the original
+//! tutorial, the table's making and checking. The shared suites are in `trainers-conformance`.
+//!
+//! Ignored by a plain `cargo test`: `make test` (or `scripts/dynamodb-servers.sh cargo test --
+//! --include-ignored`) starts both servers, sets `TRAINERS_TEST_DYNALITE` and
+//! `TRAINERS_TEST_MOTO`, and runs them; without those variables they fail and say so.
 
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use trainers_core::{Specialty, StoreError, Timestamp, TrainerId, TrainerPatch, TrainerStore};
+use trainers_core::{Age, Specialty, StoreError, Timestamp, TrainerId, TrainerPatch, TrainerStore};
 use trainers_store_dynamodb::{
     create_table, local_client, Client, DynamoStore, LEGACY_TIMESTAMP, LEGACY_VERSION,
 };
 
 fn client(var: &str) -> Client {
-    let endpoint = std::env::var(var).unwrap_or_else(|_| {
-        panic!(
-            "{var} is not set: run `make test`, which installs and starts dynalite and \
-             moto_server (or scripts/dynamodb-servers.sh cargo test ...)"
-        )
-    });
+    let endpoint = match std::env::var(var) {
+        Ok(endpoint) if !endpoint.is_empty() => endpoint,
+        _ => panic!(
+            "{var} is not set: this test needs dynalite and moto_server; run \
+             `scripts/dynamodb-servers.sh cargo test -- --include-ignored` (after \
+             `bash scripts/setup-tools.sh`), or `make test`"
+        ),
+    };
     local_client(&endpoint)
 }
 
@@ -67,7 +72,7 @@ async fn raw_attributes(store: &DynamoStore, id: &TrainerId) -> Vec<String> {
 
 fn patch_age(age: i32) -> TrainerPatch {
     TrainerPatch {
-        age: Some(age),
+        age: Some(Age::parse(age).expect("a valid age")),
         ..Default::default()
     }
 }
@@ -210,6 +215,7 @@ macro_rules! on_server {
     ($server:ident, $var:literal; $($case:ident),* $(,)?) => {
         mod $server {
             $(
+                #[ignore = "needs dynalite and moto_server: scripts/dynamodb-servers.sh cargo test -- --include-ignored (make test runs them)"]
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     super::$case($var).await;

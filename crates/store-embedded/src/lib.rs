@@ -179,7 +179,10 @@ impl EmbeddedStore {
         let pooled = self.inner.readers.lock().ok().and_then(|mut p| p.pop());
         let conn = match pooled {
             Some(c) => c,
-            None => schema::open_reader(&self.inner.path).map_err(StoreError::backend)?,
+            None => schema::open_reader(&self.inner.path).map_err(|e| {
+                let context = format!("cannot open a reader of {}", self.inner.path.display());
+                StoreError::backend(context, e)
+            })?,
         };
         let out = f(&conn);
         if let Ok(mut pool) = self.inner.readers.lock() {
@@ -198,7 +201,7 @@ impl EmbeddedStore {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.read(f))
             .await
-            .map_err(StoreError::backend)?
+            .map_err(|e| StoreError::backend("a long read did not finish", e))?
     }
 
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
@@ -207,10 +210,10 @@ impl EmbeddedStore {
             .writer
             .send(WriteJob { op, reply })
             .await
-            .map_err(|_| StoreError::backend("the store's writer has stopped"))?;
+            .map_err(|_| StoreError::backend_msg("the store's writer has stopped"))?;
         answer
             .await
-            .map_err(|_| StoreError::backend("the store's writer has stopped"))?
+            .map_err(|e| StoreError::backend("the store's writer has stopped", e))?
     }
 
     /// How many trainers are stored.
@@ -218,7 +221,7 @@ impl EmbeddedStore {
         self.read_long(|conn| {
             conn.query_row("SELECT COUNT(*) FROM trainers", [], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
-                .map_err(StoreError::backend)
+                .map_err(|e| StoreError::backend("cannot count the trainers", e))
         })
         .await
     }
@@ -228,11 +231,13 @@ impl EmbeddedStore {
         self.read_long(|conn| {
             let verdict: String = conn
                 .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-                .map_err(StoreError::backend)?;
+                .map_err(|e| StoreError::backend("cannot run the integrity check", e))?;
             if verdict == "ok" {
                 Ok(())
             } else {
-                Err(StoreError::Backend(verdict))
+                Err(StoreError::backend_msg(format!(
+                    "the integrity check failed: {verdict}"
+                )))
             }
         })
         .await
@@ -248,13 +253,16 @@ impl TrainerStore for EmbeddedStore {
     async fn insert_many(&self, trainers: &[Trainer]) -> Result<u64, StoreError> {
         match self.write(WriteOp::InsertMany(trainers.to_vec())).await? {
             WriteOutcome::InsertedMany(n) => Ok(n),
-            _ => Err(StoreError::backend("the writer answered out of turn")),
+            _ => Err(StoreError::backend_msg("the writer answered out of turn")),
         }
     }
 
     async fn get(&self, id: &TrainerId) -> Result<Option<Trainer>, StoreError> {
         let id = id.clone();
-        self.read(move |conn| schema::get(conn, &id).map_err(StoreError::backend))
+        self.read(move |conn| {
+            schema::get(conn, &id)
+                .map_err(|e| StoreError::backend(format!("cannot read trainer {id}"), e))
+        })
     }
 
     async fn update(
@@ -299,8 +307,8 @@ impl TrainerStore for EmbeddedStore {
             }
         };
         self.read(move |conn| {
-            let mut rows =
-                schema::list(conn, specialty, after_seq, limit + 1).map_err(StoreError::backend)?;
+            let mut rows = schema::list(conn, specialty, after_seq, limit + 1)
+                .map_err(|e| StoreError::backend("cannot list trainers", e))?;
             let next = if rows.len() > limit {
                 rows.truncate(limit);
                 rows.last().map(|(seq, _)| seq.to_be_bytes().to_vec())
@@ -317,7 +325,7 @@ impl TrainerStore for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(StoreError::backend)
+                .map_err(|e| StoreError::backend("the store does not answer", e))
         })
     }
 

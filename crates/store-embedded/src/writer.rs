@@ -1,5 +1,7 @@
 //! The single writer thread and its group commit.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use trainers_core::{StoreError, Timestamp, Trainer, TrainerId, TrainerPatch};
@@ -40,7 +42,7 @@ impl WriteOutcome {
     pub fn trainer(self) -> Result<Trainer, StoreError> {
         match self {
             WriteOutcome::Trainer(t) => Ok(t),
-            _ => Err(StoreError::backend("the writer answered out of turn")),
+            _ => Err(StoreError::backend_msg("the writer answered out of turn")),
         }
     }
 }
@@ -65,10 +67,10 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
                     row.get::<_, i64>(0)
                 })
-                .map_err(StoreError::backend)
+                .map_err(|e| StoreError::backend("cannot checkpoint the write-ahead log", e))
                 .and_then(|busy| match busy {
                     0 => Ok(WriteOutcome::Inserted),
-                    _ => Err(StoreError::backend(
+                    _ => Err(StoreError::backend_msg(
                         "the checkpoint was blocked by a reader",
                     )),
                 });
@@ -112,24 +114,34 @@ fn commit_batch(conn: &mut Connection, batch: Vec<WriteJob>) {
         }
         Err(e) => {
             tracing::error!(error = %e, writes = batch.len(), "commit failed; no write of the batch was kept");
+            // Every write of the batch failed of this one error: each gets it as its source.
+            let e = Arc::new(e);
+            let context = format!("the commit of {} writes failed", batch.len());
             for job in batch {
-                let _ = job.reply.send(Err(StoreError::backend(&e)));
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::backend(context.clone(), Arc::clone(&e))));
             }
         }
     }
 }
 
 fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
-    let db = StoreError::backend;
+    let db = |what: &str, id: &TrainerId| {
+        let context = format!("cannot {what} trainer {id}");
+        move |e: rusqlite::Error| StoreError::backend(context, e)
+    };
     match op {
-        WriteOp::Insert(trainer) => match schema::insert(conn, trainer).map_err(db)? {
-            0 => Err(StoreError::AlreadyExists),
-            _ => Ok(WriteOutcome::Inserted),
-        },
+        WriteOp::Insert(trainer) => {
+            match schema::insert(conn, trainer).map_err(db("insert", &trainer.id))? {
+                0 => Err(StoreError::AlreadyExists),
+                _ => Ok(WriteOutcome::Inserted),
+            }
+        }
         WriteOp::InsertMany(trainers) => {
             let mut stored = 0;
             for t in trainers {
-                stored += schema::insert(conn, t).map_err(db)? as u64;
+                stored += schema::insert(conn, t).map_err(db("insert", &t.id))? as u64;
             }
             Ok(WriteOutcome::InsertedMany(stored))
         }
@@ -141,7 +153,7 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
         } => {
             let old = checked(conn, id, *expected_version)?;
             let new = patch.apply(&old, *now);
-            schema::replace(conn, &new).map_err(db)?;
+            schema::replace(conn, &new).map_err(db("update", id))?;
             Ok(WriteOutcome::Trainer(new))
         }
         WriteOp::Delete {
@@ -149,11 +161,11 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
             expected_version,
         } => {
             let old = checked(conn, id, *expected_version)?;
-            schema::delete(conn, id).map_err(db)?;
+            schema::delete(conn, id).map_err(db("delete", id))?;
             Ok(WriteOutcome::Trainer(old))
         }
         // Run on its own, outside any transaction (see `run`).
-        WriteOp::Checkpoint => Err(StoreError::backend("a checkpoint inside a transaction")),
+        WriteOp::Checkpoint => Err(StoreError::backend_msg("a checkpoint inside a transaction")),
     }
 }
 
@@ -164,7 +176,7 @@ fn checked(
     expected: Option<i64>,
 ) -> Result<Trainer, StoreError> {
     let old = schema::get(conn, id)
-        .map_err(StoreError::backend)?
+        .map_err(|e| StoreError::backend(format!("cannot read trainer {id}"), e))?
         .ok_or(StoreError::NotFound)?;
     match expected {
         Some(v) if v != old.version => Err(StoreError::VersionConflict {
