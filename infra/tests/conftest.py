@@ -4,20 +4,19 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-import pytest
-
-INFRA = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(INFRA))
-# jsii warns on every start about the Node.js version; the tests do not need the noise.
+# jsii warns on every start about the Node.js version; the tests do not need the noise. (Set
+# before jsii starts, on the first import of aws_cdk.)
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 import aws_cdk as cdk  # noqa: E402
+import pytest  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
 from trainers_infra.stack import STACK_NAME, TrainersApiStack, build_app  # noqa: E402
+
+INFRA = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
