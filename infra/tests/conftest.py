@@ -10,11 +10,11 @@ from pathlib import Path
 # before jsii starts, on the first import of aws_cdk.)
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-import aws_cdk as cdk  # noqa: E402
-import pytest  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
 
-from trainers_infra.stack import STACK_NAME, TrainersApiStack, build_app  # noqa: E402
+from trainers_infra.stack import STACK_NAME, TrainersApiStack, build_app
 
 INFRA = Path(__file__).resolve().parent.parent
 

@@ -65,12 +65,14 @@ class Settings:
     lambda_asset_dir: Path = INFRA.parent / "target" / "lambda" / "bootstrap"
 
     @staticmethod
-    def from_context(node) -> "Settings":
+    def from_context(node) -> Settings:
         days_raw = node.try_get_context("apiKeyExpiryDays")
         try:
             days = 7 if days_raw is None else int(days_raw)
         except (TypeError, ValueError):
-            raise ValueError(f"apiKeyExpiryDays must be a whole number of days, not {days_raw!r}")
+            raise ValueError(
+                f"apiKeyExpiryDays must be a whole number of days, not {days_raw!r}"
+            ) from None
         # AppSync wants a key to live 1 to 365 days when it is made, which is at deploy time,
         # after the synth that fixed its expiry: at least 2 leaves a day for the deploy.
         if not 2 <= days <= 365:
@@ -109,7 +111,9 @@ class TrainersApiStack(Stack):
                 point_in_time_recovery_enabled=True
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            removal_policy=RemovalPolicy.DESTROY if settings.destroy_table else RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.DESTROY
+            if settings.destroy_table
+            else RemovalPolicy.RETAIN,
             deletion_protection=not settings.destroy_table,
         )
         self.table.add_global_secondary_index(
