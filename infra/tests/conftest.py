@@ -14,6 +14,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from trainers_infra.settings import Settings
 from trainers_infra.stack import STACK_NAME, TrainersApiStack, build_app
 
 INFRA = Path(__file__).resolve().parent.parent
@@ -56,8 +57,6 @@ def resources(template) -> dict:
 
 def stack_template(tmp_path_factory, fake_asset, **context) -> Template:
     """A stack with other context values, without cdk-nag (synthesized faster)."""
-    from trainers_infra.stack import Settings
-
     app = make_app(tmp_path_factory, fake_asset, **context)
     stack = TrainersApiStack(app, STACK_NAME, Settings.from_context(app.node))
     return Template.from_stack(stack)

@@ -9,7 +9,8 @@ import re
 
 from conftest import INFRA
 from test_stack import getatt, of_type, one
-from trainers_infra.stack import INDEX_ACTIONS, INDEX_NAME, TABLE_ACTIONS
+from trainers_infra.resolver_function import INDEX_ACTIONS, TABLE_ACTIONS
+from trainers_infra.table import INDEX_NAME
 
 STORE_SRC = INFRA.parent / "crates" / "store-dynamodb" / "src"
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from trainers_infra.stack import RESOLVER_JS
+from trainers_infra.graphql_api import RESOLVER_JS
 
 UTILS = """
 export const util = {

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Capture, Match
 
 from conftest import INFRA, stack_template
-from trainers_infra.stack import FIELDS, RESOLVER_JS, SCHEMA
+from trainers_infra.graphql_api import FIELDS, RESOLVER_JS, SCHEMA
 
 REPO = INFRA.parent
 
