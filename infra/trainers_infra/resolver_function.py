@@ -75,6 +75,7 @@ class ResolverFunction(Group):
             "Resolver",
             description="Trainers API: the AppSync direct Lambda resolver (Rust, crates/lambda)",
             runtime=lambda_.Runtime.PROVIDED_AL2023,
+            # The build's (scripts/build-lambda.sh); test_cdk_cli.py checks the asset against it.
             architecture=lambda_.Architecture.X86_64,
             handler="bootstrap",
             code=lambda_.Code.from_asset(str(asset_dir)),
