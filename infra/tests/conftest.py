@@ -4,20 +4,20 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-import pytest
-
-INFRA = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(INFRA))
-# jsii warns on every start about the Node.js version; the tests do not need the noise.
+# jsii warns on every start about the Node.js version; the tests do not need the noise. (Set
+# before jsii starts, on the first import of aws_cdk.)
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-import aws_cdk as cdk  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
 
-from trainers_infra.stack import STACK_NAME, TrainersApiStack, build_app  # noqa: E402
+from trainers_infra.settings import Settings
+from trainers_infra.stack import STACK_NAME, TrainersApiStack, build_app
+
+INFRA = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +57,6 @@ def resources(template) -> dict:
 
 def stack_template(tmp_path_factory, fake_asset, **context) -> Template:
     """A stack with other context values, without cdk-nag (synthesized faster)."""
-    from trainers_infra.stack import Settings
-
     app = make_app(tmp_path_factory, fake_asset, **context)
     stack = TrainersApiStack(app, STACK_NAME, Settings.from_context(app.node))
     return Template.from_stack(stack)

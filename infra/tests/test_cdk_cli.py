@@ -20,6 +20,9 @@ REPO = INFRA.parent
 ASSET = REPO / "target" / "lambda" / "bootstrap" / "bootstrap"
 CDK = REPO / "tools" / "node_modules" / ".bin" / "cdk"
 
+# An ELF header's e_machine, and Lambda's name for that architecture.
+LAMBDA_ARCHITECTURES = {62: "x86_64", 183: "arm64"}
+
 
 def need(path: Path, how: str) -> None:
     if path.exists():
@@ -68,3 +71,15 @@ def test_cdk_synth_with_the_real_lambda_asset(tmp_path):
 
     report = json.loads((out / "validation-report.json").read_text())
     assert [v for p in report["pluginReports"] for v in p.get("violations", [])] == []
+
+
+def test_the_lambda_asset_is_built_for_the_functions_architecture(template):
+    """Lambda cannot run a `bootstrap` of another architecture than the function's: the build
+    (scripts/build-lambda.sh) and the stack must change together."""
+    need(ASSET, "run scripts/build-lambda.sh")
+    header = ASSET.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", f"{ASSET} is not an ELF executable"
+    assert header[4:6] == b"\x02\x01", f"{ASSET} is not 64-bit little-endian"
+    machine = int.from_bytes(header[18:20], "little")
+    built_for = LAMBDA_ARCHITECTURES.get(machine, f"ELF e_machine {machine}")
+    template.has_resource_properties("AWS::Lambda::Function", {"Architectures": [built_for]})

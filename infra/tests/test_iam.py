@@ -8,14 +8,17 @@ import json
 import re
 
 from conftest import INFRA
-from trainers_infra.stack import INDEX_ACTIONS, INDEX_NAME, TABLE_ACTIONS
 from test_stack import getatt, of_type, one
+from trainers_infra.resolver_function import INDEX_ACTIONS, TABLE_ACTIONS
+from trainers_infra.table import INDEX_NAME
 
 STORE_SRC = INFRA.parent / "crates" / "store-dynamodb" / "src"
 
 
 def role(resources: dict, prefix: str) -> tuple[str, dict]:
-    found = [(k, v) for k, v in of_type(resources, "AWS::IAM::Role").items() if k.startswith(prefix)]
+    found = [
+        (k, v) for k, v in of_type(resources, "AWS::IAM::Role").items() if k.startswith(prefix)
+    ]
     assert len(found) == 1, f"one role {prefix}*, found {found}"
     return found[0]
 
@@ -46,7 +49,8 @@ def test_no_managed_policy_and_no_wildcard_anywhere(resources):
     assert stmts
     for s in stmts:
         assert s["Effect"] == "Allow"
-        assert "NotAction" not in s and "NotResource" not in s, s
+        assert "NotAction" not in s, s
+        assert "NotResource" not in s, s
         for action in as_list(s["Action"]):
             assert "*" not in action, s
         for resource in as_list(s["Resource"]):
@@ -57,7 +61,9 @@ def test_no_managed_policy_and_no_wildcard_anywhere(resources):
 
 def test_the_function_does_only_the_stores_dynamodb_actions_on_its_table_and_index(resources):
     table, _ = one(resources, "AWS::DynamoDB::Table")
-    logs = next(k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs"))
+    logs = next(
+        k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs")
+    )
     _, r = role(resources, "ResolverRole")
     assert r["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {
@@ -132,7 +138,7 @@ def test_the_data_source_may_invoke_only_this_function(resources):
 
 
 def test_appsync_may_write_only_its_own_log_group(resources):
-    api, _ = one(resources, "AWS::AppSync::GraphQLApi")
+    _, api = one(resources, "AWS::AppSync::GraphQLApi")
     name, r = role(resources, "ApiLogsRole")
     assert "Policies" not in r["Properties"]
     (trust,) = r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -153,5 +159,4 @@ def test_appsync_may_write_only_its_own_log_group(resources):
         }
     ]
     # Only the logs role is the API's CloudWatch role.
-    _, api_res = one(resources, "AWS::AppSync::GraphQLApi")
-    assert api_res["Properties"]["LogConfig"]["CloudWatchLogsRoleArn"] == getatt(name, "Arn")
+    assert api["Properties"]["LogConfig"]["CloudWatchLogsRoleArn"] == getatt(name, "Arn")

@@ -45,7 +45,9 @@ def test_the_checks_do_run(tmp_path_factory, fake_asset):
         stack,
         "Careless",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonDynamoDBFullAccess")],
+        managed_policies=[
+            iam.ManagedPolicy.from_aws_managed_policy_name("AmazonDynamoDBFullAccess")
+        ],
     )
     with pytest.raises(Exception, match=r"AwsSolutions-IAM4\[Policy::.*AmazonDynamoDBFullAccess\]"):
         app.synth()

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from trainers_infra.stack import RESOLVER_JS
+from trainers_infra.graphql_api import RESOLVER_JS
 
 UTILS = """
 export const util = {
@@ -45,7 +45,9 @@ def run_js(tmp_path_factory):
     d = tmp_path_factory.mktemp("resolver")
     utils = d / "node_modules" / "@aws-appsync" / "utils"
     utils.mkdir(parents=True)
-    (utils / "package.json").write_text('{"name": "@aws-appsync/utils", "type": "module", "main": "index.js"}')
+    (utils / "package.json").write_text(
+        '{"name": "@aws-appsync/utils", "type": "module", "main": "index.js"}'
+    )
     (utils / "index.js").write_text(UTILS)
     (d / "trainers.mjs").write_text(RESOLVER_JS.read_text(encoding="utf-8"))
     (d / "harness.mjs").write_text(HARNESS)
@@ -102,16 +104,26 @@ def test_response_returns_data_or_raises_the_error_type(run_js):
         ["response", {"result": {"data": {"id": "x"}, "errorType": None, "errorMessage": None}}],
         [
             "response",
-            {"result": {"data": None, "errorType": "NotFound", "errorMessage": "No trainer with id x"}},
+            {
+                "result": {
+                    "data": None,
+                    "errorType": "NotFound",
+                    "errorMessage": "No trainer with id x",
+                }
+            },
         ],
         ["response", {"error": {"message": "Lambda timed out", "type": "Lambda:Unhandled"}}],
     )
     assert ok == {"ok": {"id": "x"}}
     assert err == {"error": {"message": "No trainer with id x", "errorType": "NotFound"}}
     # A failed invocation tells nothing of the internals.
-    assert failed == {"error": {"message": "An internal error occurred", "errorType": "InternalFailure"}}
+    assert failed == {
+        "error": {"message": "An internal error occurred", "errorType": "InternalFailure"}
+    }
 
 
 def test_a_null_result_is_returned_as_null(run_js):
-    (out,) = run_js(["response", {"result": {"data": None, "errorType": None, "errorMessage": None}}])
+    (out,) = run_js(
+        ["response", {"result": {"data": None, "errorType": None, "errorMessage": None}}]
+    )
     assert out == {"ok": None}

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Capture, Match
 
 from conftest import INFRA, stack_template
-from trainers_infra.stack import FIELDS, INDEX_ACTIONS, RESOLVER_JS, SCHEMA, TABLE_ACTIONS
+from trainers_infra.graphql_api import FIELDS, RESOLVER_JS, SCHEMA
 
 REPO = INFRA.parent
 
@@ -182,7 +181,7 @@ def test_api_key_expiry_out_of_range_is_refused(tmp_path_factory, fake_asset, da
 
 def test_a_missing_lambda_asset_is_refused_with_the_way_to_build_it(tmp_path_factory, fake_asset):
     empty = tmp_path_factory.mktemp("no-asset")
-    with pytest.raises(ValueError, match="build-lambda.sh"):
+    with pytest.raises(ValueError, match=r"build-lambda\.sh"):
         stack_template(tmp_path_factory, fake_asset, lambdaAssetDir=str(empty))
 
 
@@ -192,7 +191,9 @@ def test_a_missing_lambda_asset_is_refused_with_the_way_to_build_it(tmp_path_fac
 def test_function_is_the_rust_bootstrap_on_al2023(template, resources):
     table, _ = one(resources, "AWS::DynamoDB::Table")
     role = next(k for k in of_type(resources, "AWS::IAM::Role") if k.startswith("ResolverRole"))
-    logs = next(k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs"))
+    logs = next(
+        k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs")
+    )
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
@@ -208,7 +209,9 @@ def test_function_is_the_rust_bootstrap_on_al2023(template, resources):
 
 
 def test_function_logs_are_kept_a_month(template, resources):
-    logs = next(k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs"))
+    logs = next(
+        k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs")
+    )
     assert resources[logs]["Properties"] == {"RetentionInDays": 30}
 
 
@@ -228,7 +231,7 @@ def test_the_data_source_is_the_function_with_its_own_role(template, resources):
     )
 
 
-@pytest.mark.parametrize("type_name,field_name", FIELDS)
+@pytest.mark.parametrize(("type_name", "field_name"), FIELDS)
 def test_every_field_is_resolved_by_the_function(template, resources, type_name, field_name):
     api, _ = one(resources, "AWS::AppSync::GraphQLApi")
     _, source = one(resources, "AWS::AppSync::DataSource")

@@ -1,0 +1,158 @@
+"""The AppSync API: the schema, API-key auth, its logs, and the Lambda resolver behind every
+field."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Expiration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_appsync as appsync
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from trainers_infra.group import Group
+from trainers_infra.settings import INFRA, LOG_RETENTION
+
+SCHEMA = INFRA.parent / "graphql" / "schema.graphql"
+RESOLVER_JS = INFRA / "resolvers" / "trainers.js"
+
+# Every field with a resolver: all of Query and Mutation. Subscriptions need none: AppSync
+# delivers them from the schema's @aws_subscribe directives.
+FIELDS = (
+    ("Query", "getTrainer"),
+    ("Query", "allTrainers"),
+    ("Mutation", "createTrainer"),
+    ("Mutation", "updateTrainers"),
+    ("Mutation", "deleteTrainer"),
+)
+
+
+class TrainersGraphqlApi(Group):
+    """AppSync serving graphql/schema.graphql with an API key that expires after
+    `api_key_expiry_days`, error logs in its own log group and X-Ray tracing; every field of
+    FIELDS resolved by `resolver` (resolvers/trainers.js around a direct Lambda invocation)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api_key_expiry_days: int,
+        resolver: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.logs_role = iam.Role(
+            self,
+            "ApiLogsRole",
+            assumed_by=iam.ServicePrincipal(
+                "appsync.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+            description="AppSync of the Trainers API: writes its own log group",
+        )
+        self.api = appsync.GraphqlApi(
+            self,
+            "Api",
+            name="trainers-api",
+            definition=appsync.Definition.from_file(str(SCHEMA)),
+            authorization_config=appsync.AuthorizationConfig(
+                default_authorization=appsync.AuthorizationMode(
+                    authorization_type=appsync.AuthorizationType.API_KEY,
+                    api_key_config=appsync.ApiKeyConfig(
+                        description="Trainers API key",
+                        expires=Expiration.after(Duration.days(api_key_expiry_days)),
+                    ),
+                )
+            ),
+            xray_enabled=True,
+        )
+        self.api_key: appsync.CfnApiKey = self.api.node.find_child("DefaultApiKey")
+        # Logging is set on the CloudFormation resource itself: the L2's log_config adds CDK's
+        # LogRetention custom resource, a second Lambda function with a managed policy and a
+        # `*` resource. The log group below sets the retention instead.
+        self.cfn_api: appsync.CfnGraphQLApi = self.api.node.default_child
+        self.cfn_api.log_config = appsync.CfnGraphQLApi.LogConfigProperty(
+            cloud_watch_logs_role_arn=self.logs_role.role_arn,
+            field_log_level="ERROR",
+            exclude_verbose_content=True,
+        )
+        # AppSync writes to /aws/appsync/apis/<api id>; made here to set its retention. The
+        # policy is a resource of its own, so that the role need not wait for the API's id.
+        api_logs = logs.LogGroup(
+            self,
+            "ApiLogs",
+            log_group_name=f"/aws/appsync/apis/{self.api.api_id}",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        iam.Policy(
+            self,
+            "ApiLogsPolicy",
+            roles=[self.logs_role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[api_logs.log_group_arn],
+                )
+            ],
+        )
+        self._resolve_every_field_with(resolver)
+
+        acknowledge(
+            self,
+            "AwsSolutions::AwsSolutions-ASC3",
+            "Field logs are at ERROR level on purpose: request-level logging (ALL) would write "
+            "every argument, trainers' names included, to CloudWatch, and bill for each request. "
+            "Errors are logged, and X-Ray traces every request.",
+        )
+
+    def _resolve_every_field_with(self, function: lambda_.IFunction) -> None:
+        """The Lambda data source, with a role that may invoke `function` only, and the resolver
+        of every field of FIELDS on it."""
+        data_source_role = iam.Role(
+            self,
+            "DataSourceRole",
+            assumed_by=iam.ServicePrincipal(
+                "appsync.amazonaws.com",
+                conditions={"ArnLike": {"aws:SourceArn": self.api.arn}},
+            ),
+            description="AppSync of the Trainers API: invokes the resolver function, only it",
+            inline_policies={
+                "InvokeResolver": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["lambda:InvokeFunction"],
+                            resources=[function.function_arn],
+                        )
+                    ]
+                )
+            },
+        )
+        data_source = appsync.LambdaDataSource(
+            self,
+            "ResolverSource",
+            api=self.api,
+            lambda_function=function,
+            name="TrainersResolver",
+            description="The Rust Lambda resolver",
+            # Its one permission is the inline policy above; CDK's own grant would add fnArn:*.
+            service_role=data_source_role.without_policy_updates(),
+        )
+        code = appsync.Code.from_inline(RESOLVER_JS.read_text(encoding="utf-8"))
+        for type_name, field_name in FIELDS:
+            appsync.Resolver(
+                self,
+                f"{type_name}{field_name[0].upper()}{field_name[1:]}Resolver",
+                api=self.api,
+                type_name=type_name,
+                field_name=field_name,
+                data_source=data_source,
+                runtime=appsync.FunctionRuntime.JS_1_0_0,
+                code=code,
+            )
+
+
+def acknowledge(scope: Construct, finding: str, reason: str) -> None:
+    """Acknowledges one cdk-nag finding on `scope` and what it holds (its full id, as cdk-nag
+    prints it), with the reason it is accepted."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=finding, reason=reason))

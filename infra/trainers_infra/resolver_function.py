@@ -1,0 +1,88 @@
+"""The Rust Lambda resolver (crates/lambda's `bootstrap`), its role and its log group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from trainers_infra.group import Group
+from trainers_infra.settings import LOG_RETENTION
+from trainers_infra.table import INDEX_NAME
+
+# What crates/store-dynamodb does, and nothing else: items by key (conditional writes included,
+# and the consistent read after a refused one), the scan of all trainers, and the query of the
+# specialty index. No DescribeTable: the function opens the store without it.
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Scan",
+)
+INDEX_ACTIONS = ("dynamodb:Query",)
+
+
+class ResolverFunction(Group):
+    """The function that resolves every field: the `bootstrap` in `asset_dir` on
+    provided.al2023, on `table`. Its role may do only what the store does, on that table and its
+    index, and write the function's own log group."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, asset_dir: Path
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "ResolverLogs",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "ResolverRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="The Trainers API resolver: its table and index, its own log group",
+            inline_policies={
+                "Trainers": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="Table",
+                            actions=list(TABLE_ACTIONS),
+                            resources=[table.table_arn],
+                        ),
+                        iam.PolicyStatement(
+                            sid="SpecialtyIndex",
+                            actions=list(INDEX_ACTIONS),
+                            resources=[f"{table.table_arn}/index/{INDEX_NAME}"],
+                        ),
+                        iam.PolicyStatement(
+                            sid="Logs",
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[self.log_group.log_group_arn],
+                        ),
+                    ]
+                )
+            },
+        )
+        self.function = lambda_.Function(
+            self,
+            "Resolver",
+            description="Trainers API: the AppSync direct Lambda resolver (Rust, crates/lambda)",
+            runtime=lambda_.Runtime.PROVIDED_AL2023,
+            # The build's (scripts/build-lambda.sh); test_cdk_cli.py checks the asset against it.
+            architecture=lambda_.Architecture.X86_64,
+            handler="bootstrap",
+            code=lambda_.Code.from_asset(str(asset_dir)),
+            memory_size=256,
+            timeout=Duration.seconds(10),
+            role=self.role.without_policy_updates(),
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={"TABLE_NAME": table.table_name},
+        )
