@@ -20,21 +20,25 @@ if [ -s tools/requirements.txt ]; then
     echo "setup: Python virtual environment (.venv)"
     python3 -m venv .venv
   fi
-  if [ ! -f "$stamp" ] || [ tools/requirements.txt -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ tools/requirements.txt -nt "$stamp" ] || [ infra/requirements.txt -nt "$stamp" ] || [ infra/requirements-dev.txt -nt "$stamp" ]; then
     echo "setup: Python packages (tools/requirements.txt)"
     .venv/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
     touch "$stamp"
   fi
 fi
 
-# Debian's redis-server: the fleet tests start their own on loopback (crates/conformance/tests/realtime/fleet.rs).
-if ! command -v redis-server >/dev/null; then
-  echo "setup: Debian package redis-server"
+# Debian's packages: redis-server (the fleet tests start their own on loopback) and shellcheck
+# (scripts/lint-infra.sh).
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: Debian packages (${missing[*]})"
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   export DEBIAN_FRONTEND=noninteractive
-  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends redis-server >/dev/null; then
+  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
     "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi

@@ -22,6 +22,7 @@ bash scripts/setup-e2e-clients.sh
 echo "== lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+bash scripts/lint-infra.sh
 
 echo "== Rust tests, the ignored ones too (dynalite and moto_server up; the fleet tests start redis-server)"
 bash scripts/dynamodb-servers.sh cargo test --workspace --lib --bins --tests -- --include-ignored 2>&1 | tee "$LOGS/cargo.log"
