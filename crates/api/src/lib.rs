@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod events;
+pub mod explorer;
 pub mod keys;
 pub mod limits;
 pub mod nulls;

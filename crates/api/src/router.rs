@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -17,6 +17,7 @@ use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{self, request_error, ErrorType};
+use crate::explorer;
 use crate::keys::KeyRing;
 use crate::limits::OperationLabel;
 use crate::ops::{self, Health};
@@ -78,7 +79,7 @@ pub fn router(
             "/graphql/realtime",
             get(realtime::on_realtime).fallback(wrong_method),
         )
-        .route("/", get(explorer))
+        .route("/", get(explorer::page))
         .with_state(state)
         .merge(ops::routes(health))
         .fallback(|| async {
@@ -113,21 +114,6 @@ fn traced(router: Router) -> Router {
             tracing::debug_span!("http", method = %request.method(), path = request.uri().path())
         }),
     )
-}
-
-/// The explorer page: GraphiQL, with every asset in this one file (it works offline).
-pub const EXPLORER_HTML: &str = include_str!("../assets/explorer.html");
-
-async fn explorer() -> Html<&'static str> {
-    Html(EXPLORER_HTML)
-}
-
-/// Whether a request comes from a browser that wants a page.
-pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// A method `/graphql` does not serve.

@@ -384,7 +384,7 @@ fn events(
                     Err(RecvError::Lagged(missed)) => {
                         let error = graphql_error(
                             ErrorType::SubscriberTooSlow,
-                            crate::realtime::fell_behind(missed),
+                            crate::events::fell_behind(missed),
                         );
                         return Some((Err(error), None));
                     }

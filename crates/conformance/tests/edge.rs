@@ -380,3 +380,50 @@ async fn an_endpoint_given_with_a_trailing_slash_still_serves() {
         other => panic!("expected connection_ack, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn fields_come_in_the_order_the_query_selected_them() {
+    let server = spawn_embedded().await;
+    let body = r#"{"query": "mutation { createTrainer(firstName: \"Ada\", lastName: \"L\", age: 30) { lastName id firstName age } }"}"#;
+    let answer = raw(server.addr, &post(body, TEST_API_KEY)).await;
+    let json = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let order: Vec<usize> = ["\"lastName\"", "\"id\"", "\"firstName\"", "\"age\""]
+        .iter()
+        .map(|key| json.find(key).unwrap_or(usize::MAX))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{json}");
+}
+
+#[tokio::test]
+async fn a_client_that_closes_hears_its_close_answered() {
+    let server = spawn_embedded().await;
+    let header = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        json!({"host": server.addr.to_string(), "x-api-key": TEST_API_KEY}).to_string(),
+    );
+    let url = format!(
+        "ws://{}/graphql/realtime?header={header}&payload=e30=",
+        server.addr
+    );
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-ws"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the WebSocket handshake succeeds");
+    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: CloseCode::Normal,
+        reason: "done".into(),
+    };
+    ws.close(Some(frame)).await.expect("a close frame sent");
+    let answered = loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected the close answered, got {other:?}"),
+        }
+    };
+    assert_eq!(answered.map(|f| f.code), Some(CloseCode::Normal));
+}

@@ -46,6 +46,12 @@ pub struct TrainerEvent {
     pub selected: Selection,
 }
 
+/// What a subscriber that missed `missed` events is told (and the count of dropped events).
+pub fn fell_behind(missed: u64) -> String {
+    metrics::counter!(crate::ops::names::EVENTS_DROPPED).increment(missed);
+    format!("This subscriber fell {missed} events behind and was dropped; subscribe again")
+}
+
 /// Where mutations publish their events. Never waits.
 pub trait EventSink: Send + Sync {
     fn publish(&self, event: TrainerEvent);

@@ -186,7 +186,13 @@ pub async fn run<P: Protocol>(
                 Some(Ok(Message::Text(text))) => text.to_string(),
                 Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(Message::Close(frame))) => {
+                    // Answered, so that the client sees its own code, not 1006.
+                    let code = frame.map_or(1000, |f| f.code);
+                    outbox.close(code, "").await;
+                    return;
+                }
+                Some(Err(_)) | None => return,
             };
             if !protocol.on_message(&text).await {
                 return;
@@ -234,6 +240,10 @@ async fn write(
             biased;
             () = fell_behind.notified() => break,
             sent = sink.send(message.into_message()) => {
+                if sent.is_err() && closes {
+                    // The client closed first: the reply to its close is queued; send it.
+                    let _ = sink.flush().await;
+                }
                 if sent.is_err() || closes {
                     return;
                 }

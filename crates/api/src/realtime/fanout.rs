@@ -93,12 +93,6 @@ async fn pump(
     lock(&groups).remove(&key);
 }
 
-/// What a subscriber that missed `missed` events is told (and the count of dropped events).
-pub fn fell_behind(missed: u64) -> String {
-    metrics::counter!(crate::ops::names::EVENTS_DROPPED).increment(missed);
-    format!("This subscriber fell {missed} events behind and was dropped; subscribe again")
-}
-
 /// One subscriber's results; one that falls `BUFFER` behind gets an error and its stream ends.
 fn follow(results: broadcast::Receiver<Arc<Response>>) -> BoxStream<'static, Arc<Response>> {
     futures::stream::unfold(Some(results), |state| async move {
@@ -106,7 +100,10 @@ fn follow(results: broadcast::Receiver<Arc<Response>>) -> BoxStream<'static, Arc
         match results.recv().await {
             Ok(result) => Some((result, Some(results))),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                let error = server_error(ErrorType::SubscriberTooSlow, fell_behind(missed));
+                let error = server_error(
+                    ErrorType::SubscriberTooSlow,
+                    crate::events::fell_behind(missed),
+                );
                 Some((Arc::new(Response::from_errors(vec![error])), None))
             }
             Err(broadcast::error::RecvError::Closed) => None,

@@ -16,7 +16,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -25,11 +25,11 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::error::{request_error, ErrorType};
+use crate::explorer;
 use crate::keys::KeyRing;
 use crate::ops::names;
 use crate::schema::TrainersSchema;
 use connection::{Outbox, Outgoing, Protocol};
-pub(crate) use fanout::fell_behind;
 use fanout::Fanout;
 
 mod appsync;
@@ -225,8 +225,8 @@ pub async fn on_graphql(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let Ok(ws) = ws else {
-        if crate::router::wants_html(&headers) {
-            return Html(crate::router::EXPLORER_HTML).into_response();
+        if explorer::wanted(&headers) {
+            return explorer::page().await.into_response();
         }
         return not_a_websocket();
     };
