@@ -47,6 +47,11 @@ node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$LOGS/e2e-node.log"
 PASSED=$((PASSED + $(awk '/^# pass /{s += $3} END {print s + 0}' "$LOGS/e2e-node.log")))
 FAILED=$((FAILED + $(awk '/^# fail /{s += $3} END {print s + 0}' "$LOGS/e2e-node.log")))
 
+echo "== Explorer page end to end (tests/e2e/explorer): Debian's Chromium against trainers serve"
+bash scripts/e2e-explorer.sh 2>&1 | tee "$LOGS/e2e-explorer.log"
+PASSED=$((PASSED + $(awk '/^# pass /{s += $3} END {print s + 0}' "$LOGS/e2e-explorer.log")))
+FAILED=$((FAILED + $(awk '/^# fail /{s += $3} END {print s + 0}' "$LOGS/e2e-explorer.log")))
+
 echo "== AppSync's own clients end to end (scripts/e2e-clients.sh): Amplify JS v6 and Apollo in Node, Amplify in Chromium, over https/wss"
 bash scripts/e2e-clients.sh 2>&1 | tee "$LOGS/e2e-clients.log"
 PASSED=$((PASSED + $(awk '/^# pass /{s += $3} END {print s + 0}' "$LOGS/e2e-clients.log")))
