@@ -1,9 +1,11 @@
 //! The Trainers domain, free of I/O: what a trainer is, what input is valid, how pages are
-//! addressed, which errors a client can see, the store trait and the service that ties them.
+//! addressed, which errors a client can see, the store trait and the service that ties them,
+//! and API keys (their shape, hashing and expiry, and the trait of where they are kept).
 
 pub mod copy;
 pub mod error;
 pub mod events;
+pub mod keys;
 pub mod model;
 pub mod page_token;
 pub mod service;
@@ -13,6 +15,7 @@ pub mod validation;
 pub use copy::{copy_all, CopyCount};
 pub use error::{Error, ErrorType};
 pub use events::{EventKind, TrainerEvent};
+pub use keys::{KeyError, KeyInfo, KeySource, NewKey};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
 pub use page_token::TokenKey;
 pub use service::{
