@@ -1,6 +1,7 @@
 //! `trainers`: serve the Trainers API, manage its API keys, print its schema, make its
-//! DynamoDB table, export and import its trainers.
+//! DynamoDB tables, export and import its trainers.
 
+mod api_keys;
 mod stores;
 mod transfer;
 
@@ -11,13 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use trainers_api::keys::{self, KeyRing, KeyStore};
+use trainers_api::keys::KeyRing;
 use trainers_api::ops::{self, MeteredStore};
 use trainers_api::realtime::Limits as RealtimeLimits;
 use trainers_api::{tls, HttpLimits, Server};
 use trainers_core::TrainerService;
 use trainers_store_embedded::EmbeddedStore;
 
+use api_keys::ApiKeyCommand;
 use stores::{StoreArgs, TableCommand};
 use transfer::{ExportArgs, ImportArgs};
 
@@ -28,7 +30,8 @@ use transfer::{ExportArgs, ImportArgs};
     about = "The Trainers GraphQL API, AppSync-compatible"
 )]
 struct Cli {
-    /// Where the embedded store and the API keys live.
+    /// Where the embedded store and its API keys live (with --store dynamodb, API keys are in
+    /// the keys table).
     #[arg(
         long,
         global = true,
@@ -60,7 +63,7 @@ enum Command {
     ApiKey(ApiKeyCommand),
     /// Print the GraphQL schema the server serves.
     Schema,
-    /// Make the DynamoDB table (for a local DynamoDB-compatible server, or AWS).
+    /// Make the DynamoDB tables (for a local DynamoDB-compatible server, or AWS).
     #[command(subcommand)]
     Table(TableCommand),
     /// Make a local certificate authority and a certificate for localhost, to serve TLS.
@@ -117,23 +120,6 @@ struct ServeArgs {
 }
 
 #[derive(Subcommand)]
-enum ApiKeyCommand {
-    /// Make a new key and print it, once.
-    Create {
-        /// How long the key is valid: 1d to 365d (e.g. 7d, 36h).
-        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
-        expires_in: Duration,
-        /// What the key is for.
-        #[arg(long)]
-        description: Option<String>,
-    },
-    /// Show the keys: id, description, expiry (never the key itself).
-    List,
-    /// Revoke a key by its id.
-    Revoke { id: String },
-}
-
-#[derive(Subcommand)]
 enum TlsCommand {
     /// Write a local CA (ca.pem: the file to trust) and a certificate it signs for localhost,
     /// 127.0.0.1 and ::1 (cert.pem, key.pem: for serve --tls-cert and --tls-key).
@@ -166,7 +152,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => block_on(serve(&cli.data_dir, args)),
-        Command::ApiKey(cmd) => api_key(&cli.data_dir, cmd),
+        Command::ApiKey(cmd) => block_on(api_keys::api_key_command(&cli.data_dir, cmd)),
         Command::Schema => {
             print!("{}", trainers_api::sdl());
             Ok(())
@@ -199,53 +185,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> Result<(), String> {
-    let store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
-    match cmd {
-        ApiKeyCommand::Create {
-            expires_in,
-            description,
-        } => {
-            let key = store
-                .create(expires_in, description)
-                .map_err(|e| e.to_string())?;
-            println!("{}", key.secret);
-            eprintln!(
-                "id {}, expires {}. This is the only time the key is shown.",
-                key.info.id,
-                key.info.expires_at.to_rfc3339()
-            );
-        }
-        ApiKeyCommand::List => {
-            println!("{:<18} {:<26} {:<8} DESCRIPTION", "ID", "EXPIRES", "STATE");
-            let now = trainers_core::Timestamp::now();
-            for k in store.list().map_err(|e| e.to_string())? {
-                let state = if k.revoked {
-                    "revoked"
-                } else if k.expires_at <= now {
-                    "expired"
-                } else {
-                    "active"
-                };
-                println!(
-                    "{:<18} {:<26} {:<8} {}",
-                    k.id,
-                    k.expires_at.to_rfc3339(),
-                    state,
-                    k.description.unwrap_or_default()
-                );
-            }
-        }
-        ApiKeyCommand::Revoke { id } => {
-            if !store.revoke(&id).map_err(|e| e.to_string())? {
-                return Err(format!("no API key with id {id}"));
-            }
-            eprintln!("revoked {id}");
-        }
-    }
-    Ok(())
-}
-
 /// Runs a command that needs the async runtime.
 fn block_on(command: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
     tokio::runtime::Runtime::new()
@@ -262,25 +201,16 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), String> {
         tls::server_config(cert, key).map_err(|e| e.to_string())?;
     }
     let (http_limits, realtime_limits) = connection_caps();
-    let store = args.store.open(data_dir).await?;
+    let (store, key_source) = args.store.open_serving(data_dir).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-    let key_store = KeyStore::open(data_dir).map_err(|e| e.to_string())?;
-    if args.api_keys.is_empty() && key_store.is_empty().map_err(|e| e.to_string())? {
-        let key = key_store
-            .create(
-                keys::DEFAULT_EXPIRY,
-                Some("made by the first `trainers serve`".into()),
-            )
-            .map_err(|e| e.to_string())?;
-        println!(
-            "No API key existed, so one was made (shown only now; it expires {}):\n  x-api-key: {}",
-            key.info.expires_at.to_rfc3339(),
-            key.secret
-        );
-    }
-    let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys).map_err(|e| e.to_string())?);
+    api_keys::make_first_key(key_source.as_ref(), &args.api_keys).await?;
+    let ring = Arc::new(
+        KeyRing::new(Some(key_source), &args.api_keys)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
     ring.spawn_refresh(Duration::from_secs(1));
     let service = TrainerService::new(Arc::new(MeteredStore(store)));
     let mut server = Server::new(service.clone(), ring)
