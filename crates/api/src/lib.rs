@@ -2,7 +2,8 @@
 //! shutdown) → [`router`] (routes, auth, body limits) or [`realtime`] (the WebSocket protocols)
 //! → [`request`] (reading a GraphQL request) → [`schema`] (GraphQL, with [`limits`] and
 //! [`nulls`]) → the service of `trainers-core`. [`error`] writes every error as AppSync does;
-//! [`keys`] holds the API keys; [`tls`] the certificates.
+//! [`keys`] holds the ring of API keys a server accepts (where keys are kept is a
+//! `trainers_core::KeySource`); [`tls`] the certificates.
 
 pub mod error;
 pub mod events;
@@ -19,6 +20,6 @@ pub mod schema;
 pub mod server;
 pub mod tls;
 
-pub use keys::{KeyRing, KeyStore};
+pub use keys::{KeyRing, KeySource};
 pub use schema::{build_schema, sdl, TrainersSchema};
 pub use server::{Bound, HttpLimits, Running, Server};

@@ -1,6 +1,7 @@
 //! `trainers`: serve the Trainers API, manage its API keys, print its schema, make its
-//! DynamoDB table, export and import its trainers.
+//! DynamoDB tables, export and import its trainers.
 
+mod api_keys;
 mod stores;
 mod transfer;
 
@@ -10,17 +11,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use trainers_api::events::redis::RedisEvents;
 use trainers_api::events::Events;
-use trainers_api::keys::{self, KeyRing, KeyStore};
+use trainers_api::keys::KeyRing;
 use trainers_api::ops::{self, MeteredStore};
 use trainers_api::realtime::Limits as RealtimeLimits;
 use trainers_api::{tls, HttpLimits, Server};
 use trainers_core::TrainerService;
 use trainers_store_embedded::EmbeddedStore;
 
+use api_keys::ApiKeyCommand;
 use stores::{StoreArgs, TableCommand};
 use transfer::{ExportArgs, ImportArgs};
 
@@ -31,7 +33,8 @@ use transfer::{ExportArgs, ImportArgs};
     about = "The Trainers GraphQL API, AppSync-compatible"
 )]
 struct Cli {
-    /// Where the embedded store and the API keys live.
+    /// Where the embedded store and its API keys live (with --store dynamodb, API keys are in
+    /// the keys table).
     #[arg(
         long,
         global = true,
@@ -63,7 +66,7 @@ enum Command {
     ApiKey(ApiKeyCommand),
     /// Print the GraphQL schema the server serves.
     Schema,
-    /// Make the DynamoDB table (for a local DynamoDB-compatible server, or AWS).
+    /// Make the DynamoDB tables (for a local DynamoDB-compatible server, or AWS).
     #[command(subcommand)]
     Table(TableCommand),
     /// Make a local certificate authority and a certificate for localhost, to serve TLS.
@@ -125,23 +128,6 @@ struct ServeArgs {
 }
 
 #[derive(Subcommand)]
-enum ApiKeyCommand {
-    /// Make a new key and print it, once.
-    Create {
-        /// How long the key is valid: 1d to 365d (e.g. 7d, 36h).
-        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
-        expires_in: Duration,
-        /// What the key is for.
-        #[arg(long)]
-        description: Option<String>,
-    },
-    /// Show the keys: id, description, expiry (never the key itself).
-    List,
-    /// Revoke a key by its id.
-    Revoke { id: String },
-}
-
-#[derive(Subcommand)]
 enum TlsCommand {
     /// Write a local CA (ca.pem: the file to trust) and a certificate it signs for localhost,
     /// 127.0.0.1 and ::1 (cert.pem, key.pem: for serve --tls-cert and --tls-key).
@@ -174,7 +160,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => block_on(serve(&cli.data_dir, args)),
-        Command::ApiKey(cmd) => api_key(&cli.data_dir, cmd),
+        Command::ApiKey(cmd) => block_on(api_keys::api_key_command(&cli.data_dir, cmd)),
         Command::Schema => {
             print!("{}", trainers_api::sdl());
             Ok(())
@@ -214,51 +200,6 @@ fn one_line(error: &anyhow::Error) -> String {
     trainers_core::error_chain(error.as_ref())
 }
 
-fn api_key(data_dir: &Path, cmd: ApiKeyCommand) -> anyhow::Result<()> {
-    let store = KeyStore::open(data_dir)?;
-    match cmd {
-        ApiKeyCommand::Create {
-            expires_in,
-            description,
-        } => {
-            let key = store.create(expires_in, description)?;
-            println!("{}", key.secret);
-            eprintln!(
-                "id {}, expires {}. This is the only time the key is shown.",
-                key.info.id,
-                key.info.expires_at.to_rfc3339()
-            );
-        }
-        ApiKeyCommand::List => {
-            println!("{:<18} {:<26} {:<8} DESCRIPTION", "ID", "EXPIRES", "STATE");
-            let now = trainers_core::Timestamp::now();
-            for k in store.list()? {
-                let state = if k.revoked {
-                    "revoked"
-                } else if k.expires_at <= now {
-                    "expired"
-                } else {
-                    "active"
-                };
-                println!(
-                    "{:<18} {:<26} {:<8} {}",
-                    k.id,
-                    k.expires_at.to_rfc3339(),
-                    state,
-                    k.description.unwrap_or_default()
-                );
-            }
-        }
-        ApiKeyCommand::Revoke { id } => {
-            if !store.revoke(&id)? {
-                bail!("no API key with id {id}");
-            }
-            eprintln!("revoked {id}");
-        }
-    }
-    Ok(())
-}
-
 /// Runs a command that needs the async runtime.
 fn block_on(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()
@@ -275,23 +216,12 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
         tls::server_config(cert, key)?;
     }
     let (http_limits, realtime_limits) = connection_caps();
-    let store = args.store.open(data_dir).await?;
+    let (store, key_source) = args.store.open_serving(data_dir).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
-    let key_store = KeyStore::open(data_dir)?;
-    if args.api_keys.is_empty() && key_store.is_empty()? {
-        let key = key_store.create(
-            keys::DEFAULT_EXPIRY,
-            Some("made by the first `trainers serve`".into()),
-        )?;
-        println!(
-            "No API key existed, so one was made (shown only now; it expires {}):\n  x-api-key: {}",
-            key.info.expires_at.to_rfc3339(),
-            key.secret
-        );
-    }
-    let ring = Arc::new(KeyRing::new(Some(key_store), &args.api_keys)?);
+    api_keys::make_first_key(key_source.as_ref(), &args.api_keys).await?;
+    let ring = Arc::new(KeyRing::new(Some(key_source), &args.api_keys).await?);
     ring.spawn_refresh(Duration::from_secs(1));
     let service = TrainerService::new(Arc::new(MeteredStore(store)));
     let mut server = Server::new(service.clone(), ring)

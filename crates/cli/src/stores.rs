@@ -1,13 +1,17 @@
 //! Which store the command works on (embedded or DynamoDB), and `trainers table create`.
 
 use std::path::Path;
+
+use anyhow::Context;
 use std::sync::Arc;
 
-use trainers_core::TrainerStore;
+use trainers_core::{KeySource, TrainerStore};
 use trainers_store_dynamodb::{
-    client_from_env, create_table, DynamoStore, DEFAULT_TABLE, TOKEN_SECRET_ENV,
+    client_from_env, create_keys_table, create_table, exists_already, keys_table_name,
+    token_key_from_secret, wait_until_active, DynamoKeys, DynamoStore, DEFAULT_TABLE,
+    TOKEN_SECRET_ENV,
 };
-use trainers_store_embedded::EmbeddedStore;
+use trainers_store_embedded::{EmbeddedStore, KeyStore};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
@@ -37,8 +41,13 @@ pub struct DynamoArgs {
     #[arg(long, env = "TRAINERS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
 
-    /// The secret that signs page tokens; servers sharing a table must share it
-    /// (default: derived from the table name).
+    /// The table of API keys and of the page-token secret (with --store dynamodb; default:
+    /// the table's name and `-keys`).
+    #[arg(long, env = "TRAINERS_KEYS_TABLE")]
+    pub keys_table: Option<String>,
+
+    /// The secret that signs page tokens, instead of the random one kept in the keys table
+    /// (servers sharing a table must then all be given it).
     #[arg(long, env = TOKEN_SECRET_ENV, hide_env_values = true)]
     pub token_secret: Option<String>,
 }
@@ -50,7 +59,64 @@ impl DynamoArgs {
     }
 }
 
+impl DynamoArgs {
+    /// The keys table: `--keys-table`, or the table's name and `-keys`.
+    pub fn keys_table(&self) -> String {
+        self.keys_table
+            .clone()
+            .unwrap_or_else(|| keys_table_name(&self.table))
+    }
+
+    /// The keys of the keys table (which must exist).
+    pub async fn open_keys(&self) -> anyhow::Result<DynamoKeys> {
+        let client = client_from_env(self.endpoint_url.as_deref()).await?;
+        Ok(DynamoKeys::open(client, self.keys_table()).await?)
+    }
+
+    /// The store and the keys a server serves: both tables checked (the trainers table first),
+    /// page tokens signed with `--token-secret` or else the secret of the keys table (made
+    /// there by the first server to start).
+    pub async fn open_serving(&self) -> anyhow::Result<(DynamoStore, DynamoKeys)> {
+        let client = client_from_env(self.endpoint_url.as_deref()).await?;
+        wait_until_active(&client, &self.table).await?;
+        let keys = DynamoKeys::open(client.clone(), self.keys_table()).await?;
+        let token_key = match self.token_secret.as_deref().filter(|s| !s.is_empty()) {
+            Some(secret) => token_key_from_secret(secret),
+            None => keys.page_token_key().await.with_context(|| {
+                format!("cannot read the page-token secret of {}", keys.table())
+            })?,
+        };
+        let store = DynamoStore::with_token_key(client, self.table.clone(), token_key);
+        Ok((store, keys))
+    }
+}
+
 impl StoreArgs {
+    /// Where the API keys are: the data directory's key store, or the DynamoDB keys table.
+    pub async fn open_keys(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn KeySource>> {
+        Ok(match self.store {
+            StoreKind::Embedded => Arc::new(KeyStore::open(data_dir)?),
+            StoreKind::Dynamodb => Arc::new(self.dynamodb.open_keys().await?),
+        })
+    }
+
+    /// The store and the key source of `trainers serve`.
+    pub async fn open_serving(
+        &self,
+        data_dir: &Path,
+    ) -> anyhow::Result<(Arc<dyn TrainerStore>, Arc<dyn KeySource>)> {
+        Ok(match self.store {
+            StoreKind::Embedded => (
+                Arc::new(EmbeddedStore::open(data_dir)?),
+                Arc::new(KeyStore::open(data_dir)?),
+            ),
+            StoreKind::Dynamodb => {
+                let (store, keys) = self.dynamodb.open_serving().await?;
+                (Arc::new(store), Arc::new(keys))
+            }
+        })
+    }
+
     pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn TrainerStore>> {
         Ok(match self.store {
             StoreKind::Embedded => Arc::new(EmbeddedStore::open(data_dir)?),
@@ -69,10 +135,16 @@ impl StoreArgs {
 
 #[derive(clap::Subcommand)]
 pub enum TableCommand {
-    /// Make the DynamoDB table and its index (on-demand billing) and wait until it is ACTIVE.
+    /// Make the DynamoDB table and its index, and the table of API keys beside it (on-demand
+    /// billing), and wait until they are ACTIVE. One that exists already is left as it is (a
+    /// table made before API keys were kept in DynamoDB gets its keys table); both is an error.
     Create {
         #[arg(long, env = "TRAINERS_TABLE", default_value = DEFAULT_TABLE)]
         table: String,
+        /// The table of API keys and of the page-token secret (default: the table's name and
+        /// `-keys`).
+        #[arg(long, env = "TRAINERS_KEYS_TABLE")]
+        keys_table: Option<String>,
         /// A DynamoDB-compatible endpoint instead of AWS's, e.g. http://127.0.0.1:4567.
         #[arg(long, env = "TRAINERS_ENDPOINT_URL")]
         endpoint_url: Option<String>,
@@ -83,12 +155,46 @@ pub async fn table(cmd: TableCommand) -> anyhow::Result<()> {
     match cmd {
         TableCommand::Create {
             table,
+            keys_table,
             endpoint_url,
         } => {
             let client = client_from_env(endpoint_url.as_deref()).await?;
-            create_table(&client, &table).await?;
-            eprintln!("created the DynamoDB table {table}; it is ACTIVE");
-            Ok(())
+            let keys_table = keys_table.unwrap_or_else(|| keys_table_name(&table));
+            create_tables(&client, &table, &keys_table).await
         }
     }
+}
+
+/// Makes the trainers table and the keys table. One that exists already is left as it is (a
+/// table made before keys were kept in DynamoDB gets its keys table); both existing is an error.
+async fn create_tables(
+    client: &trainers_store_dynamodb::Client,
+    table: &str,
+    keys_table: &str,
+) -> anyhow::Result<()> {
+    let trainers = match create_table(client, table).await {
+        Ok(()) => true,
+        Err(e) if exists_already(&e) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let keys = match create_keys_table(client, keys_table).await {
+        Ok(()) => true,
+        Err(e) if exists_already(&e) => false,
+        Err(e) => return Err(e.into()),
+    };
+    match (trainers, keys) {
+        (true, true) => {
+            eprintln!("created the DynamoDB tables {table} and {keys_table} (API keys); they are ACTIVE")
+        }
+        (true, false) => eprintln!(
+            "created the DynamoDB table {table}; it is ACTIVE ({keys_table}, for API keys, exists already)"
+        ),
+        (false, true) => eprintln!(
+            "the DynamoDB table {table} exists already; created {keys_table} (API keys); it is ACTIVE"
+        ),
+        (false, false) => {
+            anyhow::bail!("the DynamoDB table {table} exists already, and {keys_table} too")
+        }
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! limits. Runs against the local server on every store.
 
 use serde_json::{json, Value};
-use trainers_core::Timestamp;
+use trainers_core::{KeySource, Timestamp};
 
 use crate::server::{TestServer, TEST_API_KEY};
 use crate::target::GraphqlResponse;
@@ -69,17 +69,18 @@ pub async fn missing_or_unknown_key_is_401_with_appsync_body(s: &TestServer) {
 pub async fn stored_key_works_until_revoked(s: &TestServer) {
     let store = s.key_store();
     let key = store
-        .create(
+        .create_expiring_in(
             std::time::Duration::from_secs(7 * 86400),
             Some("test".into()),
         )
+        .await
         .expect("a key");
-    s.keys.reload().expect("reload");
+    s.keys.reload().await.expect("reload");
     assert_eq!(s.post_raw(Some(&key.secret), SIMPLE).await.0, 200);
-    let listed = store.list().expect("list");
+    let listed = store.list().await.expect("list");
     assert!(listed.iter().any(|k| k.id == key.info.id && !k.revoked));
-    assert!(store.revoke(&key.info.id).expect("revoke"));
-    s.keys.reload().expect("reload");
+    assert!(store.revoke(&key.info.id).await.expect("revoke"));
+    s.keys.reload().await.expect("reload");
     assert_eq!(
         s.post_raw(Some(&key.secret), SIMPLE).await,
         (401, unauthorized())
@@ -89,10 +90,10 @@ pub async fn stored_key_works_until_revoked(s: &TestServer) {
 pub async fn expired_key_is_401(s: &TestServer) {
     let store = s.key_store();
     let past = Timestamp::from_millis(Timestamp::now().millis() - 1);
-    let key = store.create_expiring_at(past, None).expect("a key");
+    let key = store.create(past, None).await.expect("a key");
     let soon = Timestamp::from_millis(Timestamp::now().millis() + 1500);
-    let brief = store.create_expiring_at(soon, None).expect("a key");
-    s.keys.reload().expect("reload");
+    let brief = store.create(soon, None).await.expect("a key");
+    s.keys.reload().await.expect("reload");
     assert_eq!(
         s.post_raw(Some(&key.secret), SIMPLE).await,
         (401, unauthorized())

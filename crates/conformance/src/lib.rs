@@ -5,6 +5,7 @@
 //!   server over HTTP (on any store) and the Lambda resolver behind a simulated AppSync
 //!   ([`appsync_sim`]).
 //! - [`http_suite`]: what only an HTTP server answers: auth, malformed requests, limits.
+//! - [`key_suite`]: what every `KeySource` (where API keys are kept) must do.
 //!
 //! Each suite has a macro that expands to one `#[tokio::test]` per case, given an async function
 //! that makes a fresh, empty target, and optionally attributes for every generated test first
@@ -14,6 +15,7 @@
 pub mod appsync_sim;
 pub mod graphql_suite;
 pub mod http_suite;
+pub mod key_suite;
 pub mod server;
 pub mod store_suite;
 pub mod target;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use trainers_api::{KeyRing, KeyStore, Running, Server};
+use trainers_api::{KeyRing, Running, Server};
 use trainers_core::{TrainerService, TrainerStore};
-use trainers_store_embedded::EmbeddedStore;
+use trainers_store_embedded::{EmbeddedStore, KeyStore};
 
 use crate::target::{GraphqlResponse, Target};
 
@@ -52,7 +52,9 @@ impl TestServer {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let key_store = KeyStore::open(data_dir.path()).expect("a key store");
         let keys = Arc::new(
-            KeyRing::new(Some(key_store), &[TEST_API_KEY.to_string()]).expect("a key ring"),
+            KeyRing::new(Some(Arc::new(key_store)), &[TEST_API_KEY.to_string()])
+                .await
+                .expect("a key ring"),
         );
         let service = TrainerService::new(store);
         let server = configure(Server::new(service.clone(), keys.clone()))
@@ -76,7 +78,7 @@ impl TestServer {
         format!("http://{}/graphql", self.addr)
     }
 
-    /// Opens the server's key store, as `trainers api-key` would.
+    /// Opens the server's key store (a `KeySource`), as `trainers api-key` would.
     pub fn key_store(&self) -> KeyStore {
         KeyStore::open(self.data_dir.path()).expect("the key store")
     }

@@ -15,8 +15,11 @@ use trainers_conformance::server::embedded_store;
 use trainers_conformance::store_suite::trainer;
 use trainers_conformance::{dynamodb_endpoint, Target, TestServer};
 use trainers_core::copy::for_each_page;
+use trainers_core::KeySource;
 use trainers_core::{copy_all, CopyCount, Specialty, Trainer, TrainerId, TrainerStore};
-use trainers_store_dynamodb::{create_table, local_client, DynamoStore};
+use trainers_store_dynamodb::{
+    create_keys_table, create_table, local_client, DynamoKeys, DynamoStore,
+};
 
 /// A store on a new, uniquely named table of the server whose endpoint is in `var`.
 async fn fresh_store(var: &str) -> Arc<DynamoStore> {
@@ -27,6 +30,22 @@ async fn fresh_store(var: &str) -> Arc<DynamoStore> {
         panic!("cannot create table {table} at {endpoint} ({var}): {e}");
     }
     Arc::new(DynamoStore::new(client, table, None))
+}
+
+/// A key source on a new, uniquely named keys table of the server whose endpoint is in `var`.
+async fn fresh_keys(var: &str) -> Arc<DynamoKeys> {
+    let endpoint = std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: run `make test`, which installs and starts dynalite and \
+             moto_server (or scripts/dynamodb-servers.sh cargo test ...)"
+        )
+    });
+    let client = local_client(&endpoint);
+    let table = format!("trainers-test-{}-keys", TrainerId::generate());
+    if let Err(e) = create_keys_table(&client, &table).await {
+        panic!("cannot create table {table} at {endpoint} ({var}): {e}");
+    }
+    Arc::new(DynamoKeys::new(client, table))
 }
 
 macro_rules! on_server {
@@ -42,8 +61,16 @@ macro_rules! on_server {
                 TestServer::start(fresh_store($var).await).await
             }
 
+            async fn key_source() -> (Arc<dyn KeySource>, ()) {
+                (fresh_keys($var).await, ())
+            }
+
             mod store {
                 trainers_conformance::store_suite!(#[ignore = "needs dynalite and moto_server: scripts/dynamodb-servers.sh cargo test -- --include-ignored (make test runs them)"] super::store);
+            }
+
+            mod keys {
+                trainers_conformance::key_source_suite!(super::key_source);
             }
 
             mod graphql {

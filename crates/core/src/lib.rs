@@ -1,8 +1,10 @@
 //! The Trainers domain, free of I/O: what a trainer is, what input is valid, how pages are
-//! addressed, which errors a client can see, the store trait and the service that ties them.
+//! addressed, which errors a client can see, the store trait and the service that ties them,
+//! and API keys (their shape, hashing and expiry, and the trait of where they are kept).
 
 pub mod copy;
 pub mod error;
+pub mod keys;
 pub mod model;
 pub mod page_token;
 pub mod service;
@@ -11,6 +13,7 @@ pub mod validation;
 
 pub use copy::{copy_all, CopyCount};
 pub use error::{error_chain, Error, ErrorType};
+pub use keys::{KeyError, KeyInfo, KeySource, NewKey};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
 pub use page_token::TokenKey;
 pub use service::{CreateRequest, ListRequest, Page, TrainerService, UpdateRequest};

@@ -44,9 +44,13 @@
 //!
 //! # Several servers on one table
 //!
-//! Servers are stateless and may share a table. Page tokens are signed with a key derived from
-//! a secret (`--token-secret`, `TRAINERS_TOKEN_SECRET`) or, without one, from the table name:
-//! servers that share a table must share the secret, or a token from one is refused by another.
+//! Servers are stateless and may share a table. API keys and the page-token secret are kept in
+//! a second table, `<table>-keys` ([`keys`]): every server on the table accepts the same keys
+//! and signs page tokens with the same random secret, kept there, so that a token made by one
+//! is accepted by all with no configuration. `--token-secret` (`TRAINERS_TOKEN_SECRET`)
+//! overrides that secret ([`token_key_from_secret`]). [`DynamoStore::new`] without a secret
+//! derives the key from the table name, which anyone who knows the name can do: `trainers
+//! serve` never does that.
 //!
 //! # Connection
 //!
@@ -59,6 +63,7 @@
 
 mod client;
 mod item;
+pub mod keys;
 mod table;
 
 use async_trait::async_trait;
@@ -77,7 +82,10 @@ pub use client::{
     OPERATION_TIMEOUT,
 };
 pub use item::{LEGACY_TIMESTAMP, LEGACY_VERSION};
-pub use table::{create_table, wait_until_active, ACTIVE_TIMEOUT};
+pub use keys::{keys_table_name, DynamoKeys};
+pub use table::{
+    create_keys_table, create_table, exists_already, wait_until_active, ACTIVE_TIMEOUT,
+};
 
 use item::{
     decode_position, encode_position, from_item, key, n, s, start_key, to_item, Item, AGE,
@@ -102,14 +110,22 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     /// A store on `table`, which must exist. Page tokens are signed with a key derived from
-    /// `token_secret` or, without one, from the table name. Servers that share a table must
-    /// share the secret (or all go without), or one server's tokens are refused by the next.
+    /// `token_secret` or, without one, from the table name (for tests and the Lambda function;
+    /// anyone who knows the table's name can sign such tokens). Servers that share a table must
+    /// share the key, or one server's tokens are refused by the next: `trainers serve` takes it
+    /// from the keys table ([`DynamoKeys::page_token_key`]) or [`token_key_from_secret`], with
+    /// [`DynamoStore::with_token_key`].
     pub fn new(client: Client, table: impl Into<String>, token_secret: Option<&str>) -> Self {
         let table = table.into();
         let token_key = derive_token_key(token_secret, &table);
+        Self::with_token_key(client, table, token_key)
+    }
+
+    /// A store on `table`, which must exist, signing page tokens with `token_key`.
+    pub fn with_token_key(client: Client, table: impl Into<String>, token_key: TokenKey) -> Self {
         DynamoStore {
             client,
-            table,
+            table: table.into(),
             token_key,
         }
     }
@@ -183,6 +199,13 @@ impl DynamoStore {
             }
         }
     }
+}
+
+/// The page-token key of a secret given by the operator (`TRAINERS_TOKEN_SECRET`): the same
+/// as [`DynamoStore::new`] derives from it, so servers and the Lambda function given one secret
+/// agree.
+pub fn token_key_from_secret(secret: &str) -> TokenKey {
+    derive_token_key(Some(secret), "")
 }
 
 fn derive_token_key(secret: Option<&str>, table: &str) -> TokenKey {
@@ -464,6 +487,20 @@ mod tests {
         assert_ne!(
             bytes(derive_token_key(None, "t")),
             bytes(derive_token_key(None, "u"))
+        );
+    }
+
+    #[test]
+    fn a_given_secret_keys_tokens_as_new_does() {
+        let bytes =
+            |k: TokenKey| format!("{:?}", trainers_core::page_token::encode(&k, None, b"p"));
+        assert_eq!(
+            bytes(token_key_from_secret("s1")),
+            bytes(derive_token_key(Some("s1"), "any table"))
+        );
+        assert_ne!(
+            bytes(token_key_from_secret("s1")),
+            bytes(derive_token_key(None, "s1"))
         );
     }
 

@@ -42,24 +42,70 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .global_secondary_indexes(index)
         .send()
         .await
-        .map_err(|e| match e.as_service_error() {
-            Some(se) if se.is_resource_in_use_exception() => {
-                StoreError::backend_msg(format!("the DynamoDB table {name} exists already"))
-            }
-            _ => StoreError::backend(format!("cannot create the DynamoDB table {name}"), e),
-        })?;
+        .map_err(|e| creation_error(name, e))?;
     wait_until_active(client, name).await
+}
+
+/// Makes the table of API keys and the page-token secret, as documented in [`crate::keys`]
+/// (partition key `id`, on-demand billing), then waits until it is `ACTIVE`. A table of that
+/// name that exists already is an error.
+pub async fn create_keys_table(client: &Client, name: &str) -> Result<(), StoreError> {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute(ID)?)
+        .key_schema(key_element(ID, KeyType::Hash)?)
+        .send()
+        .await
+        .map_err(|e| creation_error(name, e))?;
+    wait_active(client, name, "make it with `trainers table create`")
+        .await
+        .map(drop)
+}
+
+/// Whether a [`create_table`] or [`create_keys_table`] error says that the table exists already.
+pub fn exists_already(e: &StoreError) -> bool {
+    matches!(e, StoreError::Backend { context, .. } if context.ends_with(EXISTS_ALREADY))
+}
+
+const EXISTS_ALREADY: &str = "exists already";
+
+fn creation_error<R: std::fmt::Debug + Send + Sync + 'static>(
+    name: &str,
+    e: aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::create_table::CreateTableError,
+        R,
+    >,
+) -> StoreError {
+    match e.as_service_error() {
+        Some(se) if se.is_resource_in_use_exception() => {
+            StoreError::backend_msg(format!("the DynamoDB table {name} {EXISTS_ALREADY}"))
+        }
+        _ => StoreError::backend(format!("cannot create the DynamoDB table {name}"), e),
+    }
 }
 
 /// Polls `DescribeTable` until the table and its indexes are `ACTIVE` and checks that the
 /// table has the index the store queries. (The SDK's waiter sleeps 20 s before its first look.)
 pub async fn wait_until_active(client: &Client, name: &str) -> Result<(), StoreError> {
+    let missing = format!("make it with `trainers table create --table {name}`");
+    let table = wait_active(client, name, &missing).await?;
+    check_index(&table, name)
+}
+
+/// As [`wait_until_active`] for any table; `missing` says how to make it when it does not exist.
+pub(crate) async fn wait_active(
+    client: &Client,
+    name: &str,
+    missing: &str,
+) -> Result<TableDescription, StoreError> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
-        let table = describe(client, name).await?;
+        let table = describe(client, name, missing).await?;
         if is_active(&table) {
-            return check_index(&table, name);
+            return Ok(table);
         }
         if started.elapsed() > ACTIVE_TIMEOUT {
             return Err(StoreError::backend_msg(format!(
@@ -72,16 +118,20 @@ pub async fn wait_until_active(client: &Client, name: &str) -> Result<(), StoreE
     }
 }
 
-async fn describe(client: &Client, name: &str) -> Result<TableDescription, StoreError> {
+async fn describe(
+    client: &Client,
+    name: &str,
+    missing: &str,
+) -> Result<TableDescription, StoreError> {
     let out = client
         .describe_table()
         .table_name(name)
         .send()
         .await
         .map_err(|e| match e.as_service_error() {
-            Some(se) if se.is_resource_not_found_exception() => StoreError::backend_msg(format!(
-                "there is no DynamoDB table {name}: make it with `trainers table create --table {name}`"
-            )),
+            Some(se) if se.is_resource_not_found_exception() => {
+                StoreError::backend_msg(format!("there is no DynamoDB table {name}: {missing}"))
+            }
             _ => StoreError::backend(format!("cannot describe the DynamoDB table {name}"), e),
         })?;
     out.table

@@ -8,9 +8,13 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use trainers_core::{Age, Specialty, StoreError, Timestamp, TrainerId, TrainerPatch, TrainerStore};
+use trainers_core::{
+    Age, KeySource, Specialty, StoreError, Timestamp, TokenKey, TrainerId, TrainerPatch,
+    TrainerStore,
+};
 use trainers_store_dynamodb::{
-    create_table, local_client, Client, DynamoStore, LEGACY_TIMESTAMP, LEGACY_VERSION,
+    create_keys_table, create_table, exists_already, keys_table_name, local_client, Client,
+    DynamoKeys, DynamoStore, LEGACY_TIMESTAMP, LEGACY_VERSION,
 };
 
 fn client(var: &str) -> Client {
@@ -211,6 +215,93 @@ async fn the_table_is_checked_before_serving(var: &str) {
         .expect("open an ACTIVE table");
 }
 
+/// A token made with `key`, to tell keys apart (a `TokenKey` does not show its bytes).
+fn signed(key: &TokenKey) -> String {
+    trainers_core::page_token::encode(key, None, b"position")
+}
+
+/// Servers on one keys table, each with its own client, starting at once, agree on one
+/// page-token secret; the secret is no API key, and a second call reads the same one.
+async fn the_page_token_secret_is_made_once_and_shared(var: &str) {
+    let table = keys_table_name(&table_name());
+    create_keys_table(&client(var), &table)
+        .await
+        .expect("create_keys_table");
+    let servers: Vec<DynamoKeys> = (0..4)
+        .map(|_| DynamoKeys::new(client(var), table.clone()))
+        .collect();
+    let keys = futures::future::join_all(servers.iter().map(|k| k.page_token_key())).await;
+    let signed_by: Vec<String> = keys
+        .iter()
+        .map(|k| signed(k.as_ref().expect("page_token_key")))
+        .collect();
+    assert!(
+        signed_by.iter().all(|t| *t == signed_by[0]),
+        "one secret: {signed_by:?}"
+    );
+    let again = servers[3].page_token_key().await.expect("page_token_key");
+    assert_eq!(signed(&again), signed_by[0]);
+    let other = keys_table_name(&table_name());
+    create_keys_table(&client(var), &other)
+        .await
+        .expect("create_keys_table");
+    let elsewhere = DynamoKeys::new(client(var), other)
+        .page_token_key()
+        .await
+        .expect("page_token_key");
+    assert_ne!(
+        signed(&elsewhere),
+        signed_by[0],
+        "a random secret per table"
+    );
+    let from_name = DynamoStore::new(client(var), "t", None).token_key();
+    assert_ne!(signed(&from_name), signed_by[0]);
+
+    let keys = &servers[0];
+    assert!(
+        keys.is_empty().await.expect("is_empty"),
+        "the secret is no key"
+    );
+    assert_eq!(keys.list().await.expect("list"), vec![]);
+    assert_eq!(keys.active().await.expect("active"), vec![]);
+    let first = keys
+        .create_first(
+            Timestamp::from_millis(Timestamp::now().millis() + 60_000),
+            None,
+        )
+        .await
+        .expect("create_first");
+    assert!(first.is_some());
+    let listed = keys.list().await.expect("list");
+    assert_eq!(listed.len(), 1, "the marker is no key either: {listed:?}");
+}
+
+async fn the_keys_table_is_checked_and_made_once(var: &str) {
+    let client = client(var);
+    let table = keys_table_name(&table_name());
+    let err = DynamoKeys::open(client.clone(), table.clone())
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("trainers table create") && err.contains(&table),
+        "{err}"
+    );
+    create_keys_table(&client, &table)
+        .await
+        .expect("create_keys_table");
+    let again = create_keys_table(&client, &table).await;
+    assert!(
+        again.as_ref().is_err_and(exists_already),
+        "{:?}",
+        again.err()
+    );
+    DynamoKeys::open(client, table)
+        .await
+        .expect("open an ACTIVE keys table");
+}
+
 macro_rules! on_server {
     ($server:ident, $var:literal; $($case:ident),* $(,)?) => {
         mod $server {
@@ -233,6 +324,8 @@ macro_rules! cases {
             a_tutorial_item_is_at_version_1_for_conflicts_and_deletes,
             concurrent_first_updates_of_a_tutorial_item_have_one_winner,
             the_table_is_checked_before_serving,
+            the_page_token_secret_is_made_once_and_shared,
+            the_keys_table_is_checked_and_made_once,
         );
     };
 }

@@ -7,7 +7,10 @@
 //!
 //! Trainers are listed by keyset on an autoincrement sequence, so the cost of a page does not grow
 //! with its depth and the order is creation order.
+//!
+//! API keys are kept beside the store, in their own file ([`KeyStore`]).
 
+mod keys;
 mod schema;
 mod writer;
 
@@ -21,6 +24,7 @@ use trainers_core::{
     TrainerStore,
 };
 
+pub use keys::KeyStore;
 use writer::{WriteJob, WriteOp, WriteOutcome};
 
 const DB_FILE: &str = "trainers.sqlite3";

@@ -1,0 +1,184 @@
+//! API keys, as AppSync makes them: `da2-` and 26 random characters, expiring in 1 to 365 days
+//! (7 by default). Only a key's SHA-256 hash is kept; the server compares hashes in constant
+//! time. Where keys are kept is a [`KeySource`]: SQLite in the data directory
+//! (`trainers-store-embedded`) or a DynamoDB table (`trainers-store-dynamodb`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use crate::model::Timestamp;
+
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const MIN_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+pub const MAX_EXPIRY: Duration = Duration::from_secs(365 * 24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("an API key must expire in 1 to 365 days, not {0}")]
+    Expiry(String),
+    /// The key source failed (a file, a table); the message says which and why.
+    #[error("{0}")]
+    Backend(String),
+}
+
+impl KeyError {
+    pub fn backend(e: impl std::fmt::Display) -> Self {
+        KeyError::Backend(e.to_string())
+    }
+}
+
+/// What `api-key list` shows of a key: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: String,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked: bool,
+}
+
+/// A key just made: the only time its secret is known.
+#[derive(Debug)]
+pub struct NewKey {
+    pub info: KeyInfo,
+    pub secret: String,
+}
+
+impl NewKey {
+    /// A new key with a fresh id and secret, made now; it is for the caller to store.
+    pub fn generate(expires_at: Timestamp, description: Option<String>) -> NewKey {
+        NewKey {
+            info: KeyInfo {
+                id: make_id(),
+                description,
+                created_at: Timestamp::now(),
+                expires_at,
+                revoked: false,
+            },
+            secret: make_secret(),
+        }
+    }
+
+    /// The hash a source keeps instead of the secret.
+    pub fn hash(&self) -> [u8; 32] {
+        hash(&self.secret)
+    }
+}
+
+/// A key's hash (SHA-256 of its text): what sources keep and what presented keys are compared by.
+pub fn hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// A key of AppSync's shape: `da2-` and 26 random characters.
+pub fn make_secret() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut rng = rand::rng();
+    let tail: String = (0..26)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("da2-{tail}")
+}
+
+/// A key's id, shown by `api-key list` and given to `api-key revoke`: `key-` and 12 hex digits.
+/// Ids never contain `#`, which DynamoDB's key table keeps for its other items.
+pub fn make_id() -> String {
+    let n: u64 = rand::rng().random();
+    format!("key-{:012x}", n & 0xffff_ffff_ffff)
+}
+
+/// When a key made now and valid for `expires_in` expires; `expires_in` must be 1 to 365 days.
+pub fn expiry_after(expires_in: Duration) -> Result<Timestamp, KeyError> {
+    if !(MIN_EXPIRY..=MAX_EXPIRY).contains(&expires_in) {
+        return Err(KeyError::Expiry(humanize(expires_in)));
+    }
+    Ok(Timestamp::from_millis(
+        Timestamp::now().millis() + i64::try_from(expires_in.as_millis()).unwrap_or(i64::MAX),
+    ))
+}
+
+fn humanize(d: Duration) -> String {
+    format!("{} hours", d.as_secs() / 3600)
+}
+
+/// Where API keys are kept. Every server on one source accepts the same keys: a server reloads
+/// [`KeySource::active`] every second, so that a key made or revoked anywhere applies to all.
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    /// Makes a key that expires at `expires_at`, with no bounds (commands check them with
+    /// [`expiry_after`], or call [`KeySource::create_expiring_in`]).
+    async fn create(
+        &self,
+        expires_at: Timestamp,
+        description: Option<String>,
+    ) -> Result<NewKey, KeyError>;
+
+    /// Every key, revoked and expired ones too, in creation order.
+    async fn list(&self) -> Result<Vec<KeyInfo>, KeyError>;
+
+    /// Revokes a key by id; `false` when there is no such key. Revoking twice is not an error.
+    async fn revoke(&self, id: &str) -> Result<bool, KeyError>;
+
+    /// Whether no key was ever made (revoked and expired keys count).
+    async fn is_empty(&self) -> Result<bool, KeyError>;
+
+    /// Hashes and expiry times (milliseconds since the epoch) of the keys not revoked, expired
+    /// ones included: the ring checks expiry at each request.
+    async fn active(&self) -> Result<Vec<([u8; 32], i64)>, KeyError>;
+
+    /// Makes a key valid for `expires_in`, which must be 1 to 365 days, as AppSync's.
+    async fn create_expiring_in(
+        &self,
+        expires_in: Duration,
+        description: Option<String>,
+    ) -> Result<NewKey, KeyError> {
+        self.create(expiry_after(expires_in)?, description).await
+    }
+
+    /// Makes a key only when the source has none, for the first start of a server. Sources
+    /// that several servers share make it at most once even when they start together (`None`
+    /// for the others); this default, check then create, does not guard that.
+    async fn create_first(
+        &self,
+        expires_at: Timestamp,
+        description: Option<String>,
+    ) -> Result<Option<NewKey>, KeyError> {
+        if !self.is_empty().await? {
+            return Ok(None);
+        }
+        self.create(expires_at, description).await.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_ids_have_their_shapes() {
+        let key = NewKey::generate(Timestamp::from_millis(0), None);
+        assert!(key.secret.starts_with("da2-") && key.secret.len() == 30);
+        assert!(key.info.id.starts_with("key-") && key.info.id.len() == 16);
+        assert!(!key.info.id.contains('#'));
+        assert_eq!(key.hash(), hash(&key.secret));
+        assert_ne!(make_secret(), make_secret());
+    }
+
+    #[test]
+    fn expiry_is_1_to_365_days() {
+        for ok in [MIN_EXPIRY, DEFAULT_EXPIRY, MAX_EXPIRY] {
+            assert!(expiry_after(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            Duration::ZERO,
+            MIN_EXPIRY - Duration::from_secs(1),
+            MAX_EXPIRY + Duration::from_secs(1),
+        ] {
+            let e = expiry_after(bad).err().map(|e| e.to_string());
+            assert!(e.is_some_and(|e| e.contains("1 to 365 days")), "{bad:?}");
+        }
+    }
+}
