@@ -119,7 +119,8 @@ for target in "${targets[@]}"; do
     cp "$artifacts"/* "$fuzz_dir/artifacts/$target/"
     echo "-- $target found something; its input is in fuzz/artifacts/$target/:"
     ls "$artifacts"
-    grep -E -A30 "panicked at|ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)" "$log" | head -60 || true
+    grep -E -A1 "panicked at|ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|^SUMMARY" "$log" \
+      | head -20 || true
     failed=1
   elif ((status != 0)); then
     echo "-- $target exited with $status and no finding; the end of its log:"
