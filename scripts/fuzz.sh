@@ -98,16 +98,18 @@ for target in "${targets[@]}"; do
   TMPDIR="$work/tmp/$target" cargo_fuzz run "$target" --sanitizer "$sanitizer" "$corpus" -- \
     -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts/" $flags \
     >"$log" 2>&1 || status=$?
-  # libFuzzer's own time ("Done N runs in S second(s)"), else (after a finding) the wall time,
-  # which counts the wait for the build lock too.
-  elapsed=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
-  if [[ -z "$elapsed" ]]; then
-    elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-  fi
   final_stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
   executions=$(final_stat number_of_executed_units)
   per_second=$(final_stat average_exec_per_sec)
   new_units=$(final_stat new_units_added)
+  # libFuzzer's own time ("Done N runs in S second(s)"); after a finding, its executions over
+  # its rate; else the wall time, which counts the wait for the build lock too.
+  elapsed=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+  if [[ -z "$elapsed" && "${per_second:-0}" -gt 0 ]]; then
+    elapsed=$(awk -v n="$executions" -v r="$per_second" 'BEGIN { print n / r }')
+  elif [[ -z "$elapsed" ]]; then
+    elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  fi
   count() { find "$artifacts" -name "$1-*" | wc -l; }
   crashes=$(count crash)
   timeouts=$(count timeout)
