@@ -1,0 +1,56 @@
+//! `nextToken`s: whatever string a client sends as a token, `decode` refuses it or returns the
+//! position it was made with, without panicking; and every position round-trips.
+//!
+//! The input's first byte picks the filter ('0' none, '1' to '4' a specialty, any byte works);
+//! the rest is both a token (as text) and a store position (as bytes). Seeds are real tokens
+//! signed with `KEY` below.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use trainers_core::page_token::{decode, encode};
+use trainers_core::{Specialty, TokenKey};
+
+const KEY: [u8; 32] = [7u8; 32];
+/// `page_token`'s own bound on a token's length (private there): longer ones are refused.
+const MAX_TOKEN_CHARS: usize = 2048;
+
+fn filter(byte: u8) -> Option<Specialty> {
+    match byte.wrapping_sub(b'0') % 5 {
+        0 => None,
+        n => Some(Specialty::ALL[usize::from(n) - 1]),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let key = TokenKey::new(KEY);
+    let filter = filter(first);
+    let others = || std::iter::once(None).chain(Specialty::ALL.map(Some)).filter(move |f| *f != filter);
+
+    // Any string: refused or accepted, never a panic. An accepted one is exactly the token
+    // `encode` makes for what it holds (no second spelling of a token is accepted), and is
+    // refused under any other filter.
+    let token = String::from_utf8_lossy(rest);
+    if let Ok(position) = decode(&key, &token, filter) {
+        assert_eq!(encode(&key, filter, &position), token, "a token accepted in another spelling");
+        for other in others() {
+            assert!(decode(&key, &token, other).is_err(), "a token accepted for another filter");
+        }
+    }
+
+    // Any position round-trips, unless its token is longer than decode reads.
+    let token = encode(&key, filter, rest);
+    let decoded = decode(&key, &token, filter).ok();
+    if token.len() <= MAX_TOKEN_CHARS {
+        assert_eq!(decoded.as_deref(), Some(rest), "a position did not round-trip");
+    } else {
+        assert_eq!(decoded, None, "a token longer than the bound was accepted");
+    }
+    for other in others() {
+        assert!(decode(&key, &token, other).is_err(), "a token accepted for another filter");
+    }
+    assert!(decode(&TokenKey::new([8u8; 32]), &token, filter).is_err(), "a token accepted under another key");
+});
