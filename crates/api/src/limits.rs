@@ -148,8 +148,15 @@ impl<'a> Walk<'a> {
                             ))
                         }
                         None => match self.doc.fragments.get(name) {
-                            // An unknown fragment: validation says so.
-                            None => Tally::default(),
+                            // Refused here, not left to validation: async-graphql's validation
+                            // walks every spread before it reports the unknown fragment, so a
+                            // bomb built on one would cost 2^levels (found by fuzzing).
+                            None => {
+                                return Err(ServerError::new(
+                                    format!("Unknown fragment: \"{name}\""),
+                                    Some(spread.pos),
+                                ))
+                            }
                             Some(fragment) => {
                                 self.fragments.insert(name, None);
                                 let measured =
@@ -429,6 +436,21 @@ mod tests {
             serde_json::json!({"x": true}),
         )
         .expect("a defined variable");
+    }
+
+    #[test]
+    fn a_bomb_built_on_an_unknown_fragment_is_refused_at_once() {
+        let mut query = String::from("query { getTrainer(id: \"x\") { ...F40 } }\n");
+        query.push_str("fragment F0 on Trainers { ...Missing ...Missing }\n");
+        for n in 1..=40 {
+            query.push_str(&format!(
+                "fragment F{n} on Trainers {{ ...F{} ...F{} }}\n",
+                n - 1,
+                n - 1
+            ));
+        }
+        let refused = checked(&query, serde_json::json!({})).expect_err("refused");
+        assert_eq!(refused, "Unknown fragment: \"Missing\"");
     }
 
     #[test]

@@ -166,6 +166,17 @@ async fn abusive_queries_are_refused_with_a_validation_error_that_names_the_boun
         ));
     }
     let aliases: String = (0..2_000).map(|n| format!("a{n}: firstName ")).collect();
+    // The same, on a fragment that is not defined (found by fuzzing: validation walked it all).
+    let mut unknown_bomb = String::from(
+        "query { getTrainer(id: \"x\") { ...F40 } }\nfragment F0 on Trainers { ...Missing ...Missing }\n",
+    );
+    for n in 1..=40 {
+        unknown_bomb.push_str(&format!(
+            "fragment F{n} on Trainers {{ ...F{} ...F{} }}\n",
+            n - 1,
+            n - 1
+        ));
+    }
     let long: String = (0..6_000).map(|n| format!("a{n}: __typename ")).collect();
     let skips = format!("{{ __typename {} }}", "@skip(if: false) ".repeat(1_000));
     let cases = [
@@ -175,6 +186,7 @@ async fn abusive_queries_are_refused_with_a_validation_error_that_names_the_boun
             "at most 5000 fields",
         ),
         (skips, "at most 50 directives"),
+        (unknown_bomb, "Unknown fragment: \"Missing\""),
         (format!("{{ {long} }}"), "the limit is 64 KiB"),
         ("{ __typename(arg: 1) }".into(), "Unknown argument \"arg\""),
         ("{ __typename @nope }".into(), "Unknown directive \"@nope\""),
