@@ -10,6 +10,7 @@ pub mod events;
 pub mod explorer;
 pub mod keys;
 pub mod limits;
+pub mod names;
 pub mod nulls;
 pub mod ops;
 mod parse_cache;

@@ -24,16 +24,7 @@ use trainers_core::{
     TrainerService, TrainerStore,
 };
 
-/// The metric names, in one place.
-pub mod names {
-    pub const REQUESTS: &str = "trainers_requests_total";
-    pub const REQUEST_SECONDS: &str = "trainers_request_duration_seconds";
-    pub const STORE_SECONDS: &str = "trainers_store_duration_seconds";
-    pub const WEBSOCKETS_OPEN: &str = "trainers_websockets_open";
-    pub const SUBSCRIPTIONS_ACTIVE: &str = "trainers_subscriptions_active";
-    pub const EVENTS_DELIVERED: &str = "trainers_events_delivered_total";
-    pub const EVENTS_DROPPED: &str = "trainers_events_dropped_total";
-}
+pub use crate::names;
 
 /// How long a readiness probe waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);

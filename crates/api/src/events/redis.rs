@@ -29,8 +29,6 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// The wait before connecting again.
 const RETRY: Duration = Duration::from_millis(500);
 
-pub const LOST: &str = "trainers_events_lost_total";
-
 pub struct RedisEvents {
     local: Arc<LocalEvents>,
     queue: mpsc::Sender<Queued>,
@@ -78,7 +76,7 @@ impl RedisEvents {
 }
 
 fn lost(events: u64) {
-    metrics::counter!(LOST).increment(events);
+    metrics::counter!(crate::names::EVENTS_LOST).increment(events);
 }
 
 impl EventSink for RedisEvents {
