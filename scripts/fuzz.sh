@@ -8,8 +8,8 @@
 # Environment:
 #   FUZZ_SECONDS     seconds per target (default 60)
 #   FUZZ_SANITIZER   address (default; falls back to none if it does not build) or none
-#   FUZZ_TARGET_DIR  where the fuzz build goes (default /work/target-fuzz if /work exists, else
-#                    fuzz/target): its flags differ from the workspace's, so keep it apart
+#   FUZZ_TARGET_DIR  where the fuzz build goes (default fuzz/target): its flags differ from the
+#                    workspace's, so keep it apart
 #   BUILD_LOCK       a file every cargo command and fuzz run holds with flock (default
 #                    /tmp/trainers-build.lock), so that builds on a shared machine take turns
 #
@@ -30,7 +30,7 @@ seconds="${FUZZ_SECONDS:-60}"
 sanitizer="${FUZZ_SANITIZER:-address}"
 lock="${BUILD_LOCK:-/tmp/trainers-build.lock}"
 if [[ -z "${FUZZ_TARGET_DIR:-}" ]]; then
-  if [[ -d /work ]]; then FUZZ_TARGET_DIR=/work/target-fuzz; else FUZZ_TARGET_DIR="$fuzz_dir/target"; fi
+  FUZZ_TARGET_DIR="$fuzz_dir/target"
 fi
 all_targets=(parse_limits http_request page_token)
 if (($# > 0)); then targets=("$@"); else targets=("${all_targets[@]}"); fi

@@ -21,6 +21,8 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
 use trainers_api::realtime::{Limits, Realtime};
+use trainers_api::events::Events;
+use trainers_api::ops::Health;
 use trainers_api::KeyRing;
 use trainers_core::TrainerService;
 use trainers_store_embedded::EmbeddedStore;
@@ -57,10 +59,16 @@ fn app() -> &'static App {
         let router = runtime.block_on(async {
             let store = EmbeddedStore::open(data_dir.path()).expect("an embedded store");
             let service = TrainerService::new(Arc::new(store));
-            let keys = Arc::new(KeyRing::new(None, &[API_KEY.into()]).expect("a key ring"));
-            let schema = trainers_api::build_schema(service);
+            let keys = Arc::new(
+                KeyRing::new(None, &[API_KEY.into()])
+                    .await
+                    .expect("a key ring"),
+            );
+            let events = Events::local();
+            let health = Health::new(service.clone(), events.source.clone());
+            let schema = trainers_api::build_schema(service, events, true);
             let realtime = Realtime::new(schema.clone(), keys.clone(), Limits::default());
-            trainers_api::router::router(schema, keys, realtime)
+            trainers_api::router::router(schema, keys, realtime, health)
         });
         App {
             runtime,
