@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beside the Rust toolchain, from the project's own files:
 # npm packages into tools/node_modules (tools/package.json, locked), Python packages into
-# .venv (tools/requirements.txt, pinned) and Debian's redis-server. Safe to run again: it does nothing when up to date.
+# .venv (tools/requirements.txt, pinned), Debian's redis-server and nginx. Safe to run again: it does nothing when up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,5 +40,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
     "${sudo[@]}" apt-get update -qq
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+# Debian's nginx: the load-balancer tests start their own, as a child with a config of their own
+# in a temporary directory (crates/conformance/tests/nginx). Debian puts it in /usr/sbin, which a
+# user's PATH may lack; the tests look there too.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "setup: Debian package nginx"
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends nginx >/dev/null; then
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends nginx >/dev/null
   fi
 fi
