@@ -61,7 +61,7 @@ fn suite_cases() -> Vec<String> {
     let start = "macro_rules! graphql_suite {";
     let body = &source[source.find(start).expect("the graphql_suite! macro") + start.len()..];
     let list = body
-        .split_once("graphql_suite_cases!($make;")
+        .split_once("$crate::graphql_suite_cases!([$(#[$attr])*] $make;")
         .and_then(|(_, rest)| rest.split_once(')'))
         .map(|(list, _)| list)
         .expect("the macro's list of cases");
