@@ -286,7 +286,7 @@ impl OperationLabel {
 }
 
 /// The root fields of the schema, as metrics name operations.
-const ROOT_FIELDS: [&str; 11] = [
+pub(crate) const ROOT_FIELDS: [&str; 11] = [
     "allTrainers",
     "getTrainer",
     "createTrainer",

@@ -3,9 +3,8 @@
 //! `GET /metrics` (Prometheus text), and the metrics themselves, recorded through the `metrics`
 //! facade and rendered by its Prometheus exporter.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -18,6 +17,7 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 
+use crate::error::ErrorType;
 use crate::events::EventSource;
 use trainers_core::{
     Specialty, StoreError, StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch,
@@ -62,23 +62,34 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-/// A request's counter and latency histogram, by its root field and `errorType`, looked up once:
-/// a lookup by labels hashes them and takes the registry's lock, on every request.
+/// A request's counter and latency histogram, by its root field and `errorType`. Each pair's
+/// handles are made once, in a slot of their own: a lookup by labels would hash them and take
+/// the registry's lock on every request.
 pub fn record_request(operation: &'static str, error_type: &'static str, seconds: f64) {
-    type Handles = Mutex<HashMap<(&'static str, &'static str), (Counter, Histogram)>>;
-    static HANDLES: OnceLock<Handles> = OnceLock::new();
-    let handles = HANDLES.get_or_init(Handles::default);
-    let (counter, histogram) = {
-        let mut map = handles.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry((operation, error_type))
-            .or_insert_with(|| {
-                (
-                    metrics::counter!(names::REQUESTS, "operation" => operation, "error_type" => error_type),
-                    metrics::histogram!(names::REQUEST_SECONDS, "operation" => operation),
-                )
-            })
-            .clone()
-    };
+    const OPERATIONS: usize = crate::limits::ROOT_FIELDS.len() + 2;
+    const ERROR_TYPES: usize = ErrorType::ALL.len() + 1;
+    type Slot = OnceLock<(Counter, Histogram)>;
+    static SLOTS: [[Slot; ERROR_TYPES]; OPERATIONS] =
+        [const { [const { OnceLock::new() }; ERROR_TYPES] }; OPERATIONS];
+    // The root fields, then `other`, then `-` (refused before it was parsed).
+    let op = crate::limits::ROOT_FIELDS
+        .iter()
+        .position(|f| *f == operation)
+        .unwrap_or(if operation == "other" {
+            OPERATIONS - 2
+        } else {
+            OPERATIONS - 1
+        });
+    let error = ErrorType::ALL
+        .iter()
+        .position(|t| t.as_str() == error_type)
+        .unwrap_or(ERROR_TYPES - 1);
+    let (counter, histogram) = SLOTS[op][error].get_or_init(|| {
+        (
+            metrics::counter!(names::REQUESTS, "operation" => operation, "error_type" => error_type),
+            metrics::histogram!(names::REQUEST_SECONDS, "operation" => operation),
+        )
+    });
     counter.increment(1);
     histogram.record(seconds);
 }
@@ -162,18 +173,23 @@ impl MeteredStore {
         operation: &'static str,
         call: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        type Handles = Mutex<HashMap<&'static str, Histogram>>;
-        static HANDLES: OnceLock<Handles> = OnceLock::new();
+        const OPERATIONS: [&str; 7] = [
+            "insert",
+            "insert_many",
+            "get",
+            "update",
+            "delete",
+            "list",
+            "ping",
+        ];
+        static SLOTS: [OnceLock<Histogram>; 7] = [const { OnceLock::new() }; 7];
         let started = Instant::now();
         let out = call.await;
-        let histogram = HANDLES
-            .get_or_init(Handles::default)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(operation)
-            .or_insert_with(|| metrics::histogram!(names::STORE_SECONDS, "operation" => operation))
-            .clone();
-        histogram.record(started.elapsed().as_secs_f64());
+        if let Some(slot) = OPERATIONS.iter().position(|o| *o == operation) {
+            SLOTS[slot]
+                .get_or_init(|| metrics::histogram!(names::STORE_SECONDS, "operation" => operation))
+                .record(started.elapsed().as_secs_f64());
+        }
         out
     }
 }
