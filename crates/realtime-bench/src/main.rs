@@ -1,18 +1,25 @@
-//! The real-time benchmark (not a test): many AppSync subscribers on one `trainers serve`, a
-//! burst of mutations over HTTP, and what it costs:
+//! The real-time benchmark (not a test): many AppSync subscribers on one `trainers serve` (or
+//! spread over a fleet of them, `--servers`), a burst of mutations over HTTP, and what it costs:
 //!
 //! - the delivery latency (p50, p99, max) of every event to every subscriber, measured from the
 //!   moment the mutation's HTTP response arrived at the client (a proxy for its commit, which
 //!   happens just before the server answers; an event can beat the response, so a latency can
 //!   be slightly negative), and from the moment the request was sent (an upper bound);
+//! - the events delivered per second, over the burst and until the last event arrived;
 //! - the server's memory: resident with no client, with every subscriber connected, and its
-//!   peak (VmHWM), from /proc.
+//!   peak (VmHWM), from /proc (only for a server the benchmark started).
 //!
 //! ```text
 //! cargo build --release -p trainers-cli -p trainers-realtime-bench
 //! target/release/realtime-bench [--server target/release/trainers] [--subscribers 1000]
 //!     [--mutations 200] [--concurrency 4]
+//! target/release/realtime-bench --servers http://127.0.0.1:8081,http://127.0.0.1:8082 ...
 //! ```
+//!
+//! With `--servers`, the benchmark starts no server: it uses those, already running with the key
+//! `--api-key da2-realtimebenchkey000000000` (a fleet sharing events, say: bench/fleet.sh).
+//! Subscriber `i` connects to server `i mod N` and mutation `i` goes to server `i mod N`, so each
+//! server's subscribers hear mutations made on every server.
 //!
 //! The server and this client share the machine; everything runs on loopback and stops by itself.
 
@@ -45,6 +52,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Args {
     server: PathBuf,
+    /// Servers already running (`host:port`); none: start `server`.
+    servers: Vec<String>,
     subscribers: usize,
     mutations: usize,
     concurrency: usize,
@@ -53,6 +62,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         server: PathBuf::from("target/release/trainers"),
+        servers: Vec::new(),
         subscribers: 1000,
         mutations: 200,
         concurrency: 4,
@@ -71,6 +81,22 @@ fn parse_args() -> Result<Args, String> {
         };
         match flag.as_str() {
             "--server" => args.server = PathBuf::from(&value),
+            "--servers" => {
+                args.servers = value
+                    .split(',')
+                    .map(|s| {
+                        let s = s.trim();
+                        let s = s.strip_prefix("http://").unwrap_or(s);
+                        s.trim_end_matches('/')
+                            .trim_end_matches("/graphql")
+                            .to_string()
+                    })
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if args.servers.is_empty() {
+                    return Err("--servers needs URL,URL,…".into());
+                }
+            }
             "--subscribers" => args.subscribers = count()?,
             "--mutations" => args.mutations = count()?,
             "--concurrency" => args.concurrency = count()?,
@@ -101,9 +127,16 @@ async fn within<T>(what: &str, step: impl std::future::Future<Output = T>) -> Re
         .map_err(|_| format!("{what} took longer than {STEP_LIMIT:?}"))
 }
 
-async fn run(args: Args) -> Result<(), String> {
+/// A server the benchmark started: killed when dropped.
+struct Started {
+    process: tokio::process::Child,
+    pid: u32,
+    _data_dir: tempfile::TempDir,
+}
+
+async fn start_server(binary: &std::path::Path) -> Result<(Started, String), String> {
     let data_dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
-    let mut server = Command::new(&args.server)
+    let mut process = Command::new(binary)
         .arg("serve")
         .args(["--addr", "127.0.0.1:0", "--api-key", KEY, "--data-dir"])
         .arg(data_dir.path())
@@ -111,18 +144,34 @@ async fn run(args: Args) -> Result<(), String> {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", args.server.display()))?;
-    let pid = server.id().ok_or("the server exited at once")?;
-    let stdout = server.stdout.take().ok_or("no server stdout")?;
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let pid = process.id().ok_or("the server exited at once")?;
+    let stdout = process.stdout.take().ok_or("no server stdout")?;
     let addr = within("the server's start", listening_address(stdout)).await??;
-    let rss_idle = memory(pid, "VmRSS")?;
+    let started = Started {
+        process,
+        pid,
+        _data_dir: data_dir,
+    };
+    Ok((started, addr))
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let (mut started_server, addrs) = if args.servers.is_empty() {
+        let (started, addr) = start_server(&args.server).await?;
+        (Some(started), vec![addr])
+    } else {
+        (None, args.servers.clone())
+    };
+    let pid = started_server.as_ref().map(|s| s.pid);
+    let rss_idle = pid.map(|pid| memory(pid, "VmRSS")).transpose()?;
 
     let started = Instant::now();
-    let url = realtime_url(&addr);
+    let urls: Vec<String> = addrs.iter().map(|addr| realtime_url(addr)).collect();
     let sockets: Vec<Socket> = within(
         "connecting the subscribers",
         futures::stream::iter(0..args.subscribers)
-            .map(|_| subscribe(&url))
+            .map(|i| subscribe(&urls[i % urls.len()]))
             .buffer_unordered(64)
             .collect::<Vec<_>>(),
     )
@@ -131,13 +180,14 @@ async fn run(args: Args) -> Result<(), String> {
     .collect::<Result<_, _>>()?;
     let connect_time = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_subscribed = memory(pid, "VmRSS")?;
+    let rss_subscribed = pid.map(|pid| memory(pid, "VmRSS")).transpose()?;
 
     let receivers: Vec<_> = sockets
         .into_iter()
         .map(|socket| tokio::spawn(receive(socket, args.mutations)))
         .collect();
-    let (commits, burst_time) = burst(&addr, args.mutations, args.concurrency).await?;
+    let (commits, burst_started, burst_time) =
+        burst(&addrs, args.mutations, args.concurrency).await?;
     let mut arrivals = Vec::with_capacity(receivers.len());
     for receiver in receivers {
         let got = within("delivery", receiver)
@@ -145,8 +195,11 @@ async fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("a subscriber failed: {e}"))?;
         arrivals.push(got);
     }
-    let rss_peak = memory(pid, "VmHWM")?;
-    let _ = server.kill().await;
+    let rss_peak = pid.map(|pid| memory(pid, "VmHWM")).transpose()?;
+    if let Some(server) = started_server.as_mut() {
+        let _ = server.process.kill().await;
+    }
+    let last_arrival = arrivals.iter().flatten().flatten().max().copied();
 
     let mut from_response = Vec::new();
     let mut from_request = Vec::new();
@@ -165,7 +218,9 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let delivered = from_response.len();
     println!(
-        "subscribers {}, mutations {} ({} at a time), events delivered {delivered}, missing {missing}",
+        "servers {} ({}), subscribers {} (spread evenly), mutations {} ({} at a time, spread evenly), events delivered {delivered}, missing {missing}",
+        addrs.len(),
+        if started_server.is_some() { "started by the benchmark" } else { "given by --servers" },
         args.subscribers, args.mutations, args.concurrency
     );
     println!(
@@ -175,6 +230,14 @@ async fn run(args: Args) -> Result<(), String> {
         args.mutations as f64 / burst_time.as_secs_f64(),
         delivered as f64 / burst_time.as_secs_f64(),
     );
+    if let Some(last) = last_arrival {
+        let span = last.duration_since(burst_started);
+        println!(
+            "first mutation sent to last event received: {:.2} s ({:.0} events/s)",
+            span.as_secs_f64(),
+            delivered as f64 / span.as_secs_f64()
+        );
+    }
     println!(
         "latency from the mutation's HTTP response (ms): {}",
         summary(&mut from_response)
@@ -183,13 +246,17 @@ async fn run(args: Args) -> Result<(), String> {
         "latency from the mutation's HTTP request (ms):  {}",
         summary(&mut from_request)
     );
-    println!(
-        "server memory: {:.1} MiB idle, {:.1} MiB with the subscribers connected ({:.1} KiB each), peak {:.1} MiB",
-        kib_to_mib(rss_idle),
-        kib_to_mib(rss_subscribed),
-        rss_subscribed.saturating_sub(rss_idle) as f64 / args.subscribers as f64,
-        kib_to_mib(rss_peak),
-    );
+    if let (Some(rss_idle), Some(rss_subscribed), Some(rss_peak)) =
+        (rss_idle, rss_subscribed, rss_peak)
+    {
+        println!(
+            "server memory: {:.1} MiB idle, {:.1} MiB with the subscribers connected ({:.1} KiB each), peak {:.1} MiB",
+            kib_to_mib(rss_idle),
+            kib_to_mib(rss_subscribed),
+            rss_subscribed.saturating_sub(rss_idle) as f64 / args.subscribers as f64,
+            kib_to_mib(rss_peak),
+        );
+    }
     if missing > 0 {
         return Err(format!("{missing} events never arrived"));
     }
@@ -299,21 +366,27 @@ fn mutation_index(text: &str) -> Option<usize> {
     rest.split('"').next()?.parse().ok()
 }
 
-/// Makes the mutations, `concurrency` at a time: when each was sent and answered, and how long
-/// the whole burst took.
+/// Makes the mutations, `concurrency` at a time, mutation `i` on server `i mod N`: when each was
+/// sent and answered, when the burst started and how long it took.
 async fn burst(
-    addr: &str,
+    addrs: &[String],
     mutations: usize,
     concurrency: usize,
-) -> Result<(Vec<(Instant, Instant)>, Duration), String> {
+) -> Result<(Vec<(Instant, Instant)>, Instant, Duration), String> {
     let http = reqwest::Client::new();
-    let url = format!("http://{addr}/graphql");
+    let urls: Arc<Vec<String>> = Arc::new(
+        addrs
+            .iter()
+            .map(|addr| format!("http://{addr}/graphql"))
+            .collect(),
+    );
     let next = Arc::new(Mutex::new(0usize));
     let times = Arc::new(Mutex::new(vec![None; mutations]));
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (http, url, next, times) = (http.clone(), url.clone(), next.clone(), times.clone());
+            let (http, urls, next, times) =
+                (http.clone(), urls.clone(), next.clone(), times.clone());
             tokio::spawn(async move {
                 loop {
                     let index = {
@@ -326,7 +399,7 @@ async fn burst(
                         return Ok::<_, String>(());
                     }
                     let sent = Instant::now();
-                    create(&http, &url, index).await?;
+                    create(&http, &urls[index % urls.len()], index).await?;
                     times.lock().await[index] = Some((sent, Instant::now()));
                 }
             })
@@ -344,7 +417,7 @@ async fn burst(
         .iter()
         .copied()
         .collect::<Option<Vec<_>>>();
-    Ok((times.ok_or("a mutation was not made")?, elapsed))
+    Ok((times.ok_or("a mutation was not made")?, started, elapsed))
 }
 
 async fn create(http: &reqwest::Client, url: &str, index: usize) -> Result<(), String> {
