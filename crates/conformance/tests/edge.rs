@@ -30,6 +30,27 @@ async fn raw(addr: SocketAddr, request: &[u8]) -> String {
     read_all(&mut stream).await
 }
 
+/// An AppSync real-time WebSocket at `path`, the key in the handshake's `header` parameter.
+async fn appsync_socket(
+    addr: SocketAddr,
+    path: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+    let header = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        json!({"host": addr.to_string(), "x-api-key": TEST_API_KEY}).to_string(),
+    );
+    let url = format!("ws://{addr}{path}?header={header}&payload=e30=");
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-ws"),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the WebSocket handshake succeeds");
+    ws
+}
+
 async fn read_all(stream: &mut (impl AsyncRead + Unpin)) -> String {
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer)).await;
@@ -309,22 +330,7 @@ async fn a_shutdown_closes_websockets_with_1001_and_waits_for_no_one() {
         s.shutdown_timeout(Duration::from_secs(2))
     })
     .await;
-    let header = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        json!({"host": server.addr.to_string(), "x-api-key": TEST_API_KEY}).to_string(),
-    );
-    let url = format!(
-        "ws://{}/graphql/realtime?header={header}&payload=e30=",
-        server.addr
-    );
-    let mut request = url.into_client_request().expect("a WebSocket URL");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("graphql-ws"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the WebSocket handshake succeeds");
+    let mut ws = appsync_socket(server.addr, "/graphql/realtime").await;
     // A client holding half a request head, which must not delay the exit.
     let mut half = TcpStream::connect(server.addr).await.expect("a connection");
     half.write_all(b"POST /graphql HTTP/1.1\r\nhost: x\r\n")
@@ -366,22 +372,7 @@ async fn an_endpoint_given_with_a_trailing_slash_still_serves() {
         answer.contains(r#"{"data":{"__typename":"Query"}}"#),
         "{answer}"
     );
-    let header = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        json!({"host": server.addr.to_string(), "x-api-key": TEST_API_KEY}).to_string(),
-    );
-    let url = format!(
-        "ws://{}/graphql//realtime?header={header}&payload=e30=",
-        server.addr
-    );
-    let mut request = url.into_client_request().expect("a WebSocket URL");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("graphql-ws"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the WebSocket handshake succeeds");
+    let mut ws = appsync_socket(server.addr, "/graphql//realtime").await;
     ws.send(Message::text(
         json!({"type": "connection_init"}).to_string(),
     ))
@@ -409,22 +400,7 @@ async fn fields_come_in_the_order_the_query_selected_them() {
 #[tokio::test]
 async fn a_client_that_closes_hears_its_close_answered() {
     let server = spawn_embedded().await;
-    let header = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        json!({"host": server.addr.to_string(), "x-api-key": TEST_API_KEY}).to_string(),
-    );
-    let url = format!(
-        "ws://{}/graphql/realtime?header={header}&payload=e30=",
-        server.addr
-    );
-    let mut request = url.into_client_request().expect("a WebSocket URL");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("graphql-ws"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the WebSocket handshake succeeds");
+    let mut ws = appsync_socket(server.addr, "/graphql/realtime").await;
     let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
         code: CloseCode::Normal,
         reason: "done".into(),
