@@ -113,23 +113,9 @@ async fn a_backup_of_a_running_store_holds_every_acknowledged_trainer_and_restor
         );
     }
     let backup = dir.path().join("backup.sqlite3");
-    let out = trainers()
-        .arg("--data-dir")
-        .arg(dir.path().join("data-not-here"))
-        .arg("backup")
-        .arg(&backup)
-        .output()
-        .await
-        .expect("trainers runs");
+    let out = run_with(&dir.path().join("data-not-here"), "backup", &backup).await;
     assert!(!out.status.success(), "no store there");
-    let out = trainers()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("backup")
-        .arg(&backup)
-        .output()
-        .await
-        .expect("trainers runs");
+    let out = run_with(dir.path(), "backup", &backup).await;
     assert!(
         out.status.success(),
         "{}",
@@ -137,24 +123,10 @@ async fn a_backup_of_a_running_store_holds_every_acknowledged_trainer_and_restor
     );
 
     // The restore is refused while the server runs, then fills a fresh directory.
-    let refused = trainers()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("restore")
-        .arg(&backup)
-        .output()
-        .await
-        .expect("trainers runs");
+    let refused = run_with(dir.path(), "restore", &backup).await;
     assert!(!refused.status.success());
     let restored = tempfile::tempdir().expect("tempdir");
-    let out = trainers()
-        .arg("--data-dir")
-        .arg(restored.path())
-        .arg("restore")
-        .arg(&backup)
-        .output()
-        .await
-        .expect("trainers runs");
+    let out = run_with(restored.path(), "restore", &backup).await;
     assert!(
         out.status.success(),
         "{}",
@@ -170,6 +142,22 @@ async fn a_backup_of_a_running_store_holds_every_acknowledged_trainer_and_restor
 /// SIGTERM under 16 writers, a subscriber and a client holding half a request: every
 /// acknowledged write is stored, every accepted request is answered, the subscriber gets close
 /// 1001, and the process exits 0 before the deadline.
+/// `trainers --data-dir DIR COMMAND FILE`, run to its end.
+async fn run_with(
+    data_dir: &std::path::Path,
+    command: &str,
+    file: &std::path::Path,
+) -> std::process::Output {
+    trainers()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg(command)
+        .arg(file)
+        .output()
+        .await
+        .expect("trainers runs")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_answers_what_it_accepted_and_exits_in_time() {
     let dir = tempfile::tempdir().expect("tempdir");
