@@ -8,7 +8,8 @@
 //! - a request head must arrive within [`HttpLimits::header_read_timeout`], which also closes a
 //!   kept-alive connection that idles that long;
 //! - at most [`HttpLimits::max_connections`] connections at once; more wait in the OS's backlog;
-//! - on shutdown, the listener closes, requests already accepted are answered, kept-alive
+//! - on shutdown, the listener closes (the connections still in its queue are accepted and
+//!   served first, not reset), requests already accepted are answered, kept-alive
 //!   connections close, every WebSocket gets a close frame with 1001, and [`Bound::serve`]
 //!   returns within the shutdown timeout whatever clients do.
 
@@ -234,11 +235,29 @@ impl Bound {
                 app: app.clone(),
                 stop: stop.clone(),
                 limits: limits.clone(),
-                _slot: slot,
+                _slot: Some(slot),
             }));
         }
         health.set_draining();
-        drop(listener);
+        // Connections the kernel completed before the stop wait in the listen queue: closing the
+        // listener would reset them, and a request already sent on one would fail (a proxy does
+        // not send a POST again). They are served like the others, and told to close.
+        // Over the cap if need be: the queue is bounded by the listen backlog, and each
+        // connection by the shutdown deadline.
+        for stream in drain_listen_queue(listener) {
+            if let Some(f) = &on_accept {
+                f(&stream);
+            }
+            connections.spawn(serve_connection(Connection {
+                stream,
+                tls: tls.clone(),
+                http: http.clone(),
+                app: app.clone(),
+                stop: stop.clone(),
+                limits: limits.clone(),
+                _slot: None,
+            }));
+        }
         tracing::info!(
             connections = connections.len(),
             websockets = realtime.open_connections(),
@@ -272,6 +291,25 @@ impl Bound {
             task: Some(task),
         })
     }
+}
+
+/// Accepts, without waiting, every connection already in the listener's queue, and closes the
+/// listener. Through the standard library's `accept`, which asks the kernel, where tokio's would
+/// wait for a readiness event the reactor may not have seen yet.
+fn drain_listen_queue(listener: TcpListener) -> Vec<TcpStream> {
+    let Ok(listener) = listener.into_std() else {
+        return Vec::new();
+    };
+    let mut queued = Vec::new();
+    while let Ok((stream, _)) = listener.accept() {
+        if stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        if let Ok(stream) = TcpStream::from_std(stream) {
+            queued.push(stream);
+        }
+    }
+    queued
 }
 
 /// A server serving in a task of its own.
@@ -308,8 +346,8 @@ struct Connection {
     app: Router,
     stop: Stop,
     limits: HttpLimits,
-    /// Its place under the cap, given back when it ends.
-    _slot: OwnedSemaphorePermit,
+    /// Its place under the cap, given back when it ends (none for those served at the stop).
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 /// The first byte of a TLS connection: a handshake record.

@@ -358,6 +358,42 @@ async fn a_shutdown_closes_websockets_with_1001_and_waits_for_no_one() {
 }
 
 #[tokio::test]
+async fn a_shutdown_answers_the_connections_still_waiting_to_be_accepted() {
+    // One connection served at once: the others wait in the kernel's listen queue, their
+    // requests sent, as a proxy's would be when the stop comes.
+    let (store, dir) = embedded_store();
+    let server = TestServer::start_with(store, Some(Box::new(dir)), |s| {
+        s.http_limits(HttpLimits {
+            max_connections: 1,
+            ..HttpLimits::default()
+        })
+    })
+    .await;
+    let _held = TcpStream::connect(server.addr).await.expect("a connection");
+    let mut queued = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(server.addr).await.expect("a connection");
+        stream
+            .write_all(&post(r#"{"query": "{ __typename }"}"#, TEST_API_KEY))
+            .await
+            .expect("sent");
+        queued.push(stream);
+    }
+    let TestServer {
+        server: running, ..
+    } = server;
+    running.shut_down().await;
+    for mut stream in queued {
+        let answer = read_all(&mut stream).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200")
+                && answer.contains(r#"{"data":{"__typename":"Query"}}"#),
+            "a request sent before the stop was not answered: {answer:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_endpoint_given_with_a_trailing_slash_still_serves() {
     let server = spawn_embedded().await;
     // A client configured with `…/graphql/` posts there, and derives `…/graphql//realtime`.
