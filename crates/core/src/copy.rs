@@ -2,7 +2,7 @@
 //! and timestamps kept.
 
 use crate::model::Trainer;
-use crate::store::{StoreError, TrainerStore};
+use crate::store::{ListQuery, StoreError, TrainerStore};
 
 /// Trainers read, and written, per request.
 pub const COPY_PAGE: usize = 100;
@@ -41,7 +41,7 @@ where
 {
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let page = store.list(None, after.as_deref(), COPY_PAGE).await?;
+        let page = store.list(&ListQuery::default(), after.as_deref(), COPY_PAGE).await?;
         each(page.items)?;
         match page.next {
             Some(next) => after = Some(next),
@@ -60,7 +60,7 @@ pub async fn copy_all(
     let mut count = CopyCount::default();
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let page = from.list(None, after.as_deref(), COPY_PAGE).await?;
+        let page = from.list(&ListQuery::default(), after.as_deref(), COPY_PAGE).await?;
         count.insert(to, &page.items).await?;
         progress(count.total());
         match page.next {

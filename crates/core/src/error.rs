@@ -11,6 +11,8 @@ pub enum ErrorType {
     NotFound,
     /// `expectedVersion` differs from the stored version.
     Conflict,
+    /// The `condition` of an update or delete does not hold.
+    ConditionalCheckFailed,
     /// Anything unexpected; the log says what.
     Internal,
     /// The request is not a GraphQL request at all (HTTP 400, 404, 405, 413, 431).
@@ -30,10 +32,11 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
-    pub const ALL: [ErrorType; 11] = [
+    pub const ALL: [ErrorType; 12] = [
         ErrorType::Validation,
         ErrorType::NotFound,
         ErrorType::Conflict,
+        ErrorType::ConditionalCheckFailed,
         ErrorType::Internal,
         ErrorType::MalformedHttpRequest,
         ErrorType::Unauthorized,
@@ -49,6 +52,7 @@ impl ErrorType {
             ErrorType::Validation => "ValidationError",
             ErrorType::NotFound => "NotFound",
             ErrorType::Conflict => "ConflictError",
+            ErrorType::ConditionalCheckFailed => "ConditionalCheckFailedException",
             ErrorType::Internal => "InternalFailure",
             ErrorType::MalformedHttpRequest => "MalformedHttpRequestException",
             ErrorType::Unauthorized => "UnauthorizedException",
@@ -89,6 +93,8 @@ pub enum Error {
         expected: i64,
         actual: i64,
     },
+    #[error("Trainer {id} does not meet the condition: nothing was changed")]
+    ConditionFailed { id: String },
     /// Anything unexpected. The cause is for the log only, never for the client.
     #[error("An internal error occurred")]
     Internal { cause: String },
@@ -129,6 +135,7 @@ impl Error {
             Error::Validation { .. } => ErrorType::Validation,
             Error::NotFound { .. } => ErrorType::NotFound,
             Error::Conflict { .. } => ErrorType::Conflict,
+            Error::ConditionFailed { .. } => ErrorType::ConditionalCheckFailed,
             Error::Internal { .. } => ErrorType::Internal,
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod copy;
 pub mod error;
+pub mod filter;
 pub mod keys;
 pub mod model;
 pub mod page_token;
@@ -16,6 +17,11 @@ pub use error::{error_chain, Error, ErrorType};
 pub use keys::{KeyError, KeyInfo, KeySource, NewKey};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
 pub use page_token::TokenKey;
-pub use service::{CreateRequest, ListRequest, Page, TrainerService, UpdateRequest};
-pub use store::{StoreError, StorePage, TrainerPatch, TrainerStore};
+pub use service::{
+    BySpecialtyRequest, CreateRequest, ListRequest, Page, TrainerService, UpdateRequest,
+};
+pub use filter::{Field, Filter, FilterKind, KeyCondition, Op, Scalar, SortDirection};
+pub use store::{
+    ListQuery, Precondition, SpecialtyQuery, StoreError, StorePage, TrainerPatch, TrainerStore,
+};
 pub use validation::{Age, TrainerName};

@@ -1,7 +1,10 @@
 //! The `nextToken` of `allTrainers`: opaque to clients, bound to the filter it was made for and
 //! signed, so that a token that was altered, truncated or made up is refused, never followed.
 //!
-//! Layout before base64url: format byte, filter byte, the store's position, 16-byte HMAC tag.
+//! Layout before base64url: format byte, scope (what the token was made for), the store's
+//! position, 16-byte HMAC tag. Format 1, a page of `allTrainers` with at most a `specialty`:
+//! the scope is one byte, the specialty. Format 2, any other query or a `filter`: the scope is
+//! an 8-byte digest of the query's name and arguments.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -11,7 +14,8 @@ use sha2::Sha256;
 use crate::error::Error;
 use crate::model::Specialty;
 
-const FORMAT: u8 = 1;
+const FORMAT_SPECIALTY: u8 = 1;
+const FORMAT_DIGEST: u8 = 2;
 const TAG_LEN: usize = 16;
 /// Positions are small (a sequence number or a DynamoDB key); this bounds what we decode.
 const MAX_TOKEN_CHARS: usize = 2048;
@@ -51,14 +55,41 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-fn filter_code(filter: Option<Specialty>) -> u8 {
-    filter.map_or(0, Specialty::code)
+/// What a page token was made for: the query and its arguments, all but the position. A token
+/// is only accepted for the scope it was made for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// `allTrainers`, with at most a `specialty` (tokens made before filters existed).
+    Specialty(Option<Specialty>),
+    /// Any other query, or one with a filter: a digest of its name and arguments.
+    Digest([u8; 8]),
 }
 
-pub fn encode(key: &TokenKey, filter: Option<Specialty>, position: &[u8]) -> String {
-    let mut body = Vec::with_capacity(2 + position.len() + TAG_LEN);
-    body.push(FORMAT);
-    body.push(filter_code(filter));
+impl Scope {
+    fn write(self, body: &mut Vec<u8>) {
+        match self {
+            Scope::Specialty(s) => {
+                body.push(FORMAT_SPECIALTY);
+                body.push(s.map_or(0, Specialty::code));
+            }
+            Scope::Digest(d) => {
+                body.push(FORMAT_DIGEST);
+                body.extend_from_slice(&d);
+            }
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Scope::Specialty(_) => 2,
+            Scope::Digest(_) => 9,
+        }
+    }
+}
+
+pub fn encode(key: &TokenKey, scope: Scope, position: &[u8]) -> String {
+    let mut body = Vec::with_capacity(9 + position.len() + TAG_LEN);
+    scope.write(&mut body);
     body.extend_from_slice(position);
     let tag = key.tag(&body);
     body.extend_from_slice(&tag);
@@ -74,7 +105,7 @@ pub fn invalid() -> Error {
 }
 
 /// Checks a token and returns the store position inside it.
-pub fn decode(key: &TokenKey, token: &str, filter: Option<Specialty>) -> Result<Vec<u8>, Error> {
+pub fn decode(key: &TokenKey, token: &str, scope: Scope) -> Result<Vec<u8>, Error> {
     if token.len() > MAX_TOKEN_CHARS {
         return Err(invalid());
     }
@@ -83,16 +114,25 @@ pub fn decode(key: &TokenKey, token: &str, filter: Option<Specialty>) -> Result<
         return Err(invalid());
     }
     let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
-    if !key.verify(body, tag) || body[0] != FORMAT {
+    if !key.verify(body, tag) {
         return Err(invalid());
     }
-    if body[1] != filter_code(filter) {
-        return Err(Error::validation(
+    let mut expected = Vec::with_capacity(9);
+    scope.write(&mut expected);
+    if body.starts_with(&expected) {
+        return Ok(body[scope.len()..].to_vec());
+    }
+    match (body[0], scope) {
+        (FORMAT_SPECIALTY, Scope::Specialty(_)) => Err(Error::validation(
             "nextToken",
             "nextToken was made for another specialty filter: pass the same specialty as for the first page",
-        ));
+        )),
+        (FORMAT_SPECIALTY | FORMAT_DIGEST, _) => Err(Error::validation(
+            "nextToken",
+            "nextToken was made for another query or filter: pass the same arguments as for the first page",
+        )),
+        _ => Err(invalid()),
     }
-    Ok(body[2..].to_vec())
 }
 
 #[cfg(test)]
@@ -104,10 +144,11 @@ mod tests {
         TokenKey::new([7u8; 32])
     }
 
-    fn filters() -> impl Strategy<Value = Option<Specialty>> {
+    fn filters() -> impl Strategy<Value = Scope> {
         prop_oneof![
-            Just(None),
-            proptest::sample::select(Specialty::ALL.to_vec()).prop_map(Some)
+            Just(Scope::Specialty(None)),
+            proptest::sample::select(Specialty::ALL.to_vec()).prop_map(|s| Scope::Specialty(Some(s))),
+            any::<[u8; 8]>().prop_map(Scope::Digest),
         ]
     }
 
@@ -159,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_token_signed_by_another_key_is_refused() {
-        let token = encode(&TokenKey::new([1u8; 32]), None, b"pos");
-        assert!(decode(&key(), &token, None).is_err());
+        let token = encode(&TokenKey::new([1u8; 32]), Scope::Specialty(None), b"pos");
+        assert!(decode(&key(), &token, Scope::Specialty(None)).is_err());
     }
 }

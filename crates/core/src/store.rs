@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::filter::{Filter, KeyCondition, SortDirection};
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::TokenKey;
 use crate::validation::{Age, TrainerName};
@@ -47,6 +48,51 @@ impl TrainerPatch {
     }
 }
 
+/// What must hold of a trainer for an update or a delete to happen, checked in the same atomic
+/// step as the write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Precondition {
+    /// `expectedVersion`: the stored version must be this one.
+    pub version: Option<i64>,
+    /// `condition`: the stored trainer must hold it.
+    pub condition: Option<Filter>,
+}
+
+/// Which trainers a list or count is of, in the store's stable order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ListQuery<'a> {
+    /// Only those of this specialty.
+    pub specialty: Option<Specialty>,
+    /// Only those that hold this filter.
+    pub filter: Option<&'a Filter>,
+}
+
+impl ListQuery<'_> {
+    /// Whether a trainer is one of these.
+    pub fn matches(&self, t: &Trainer) -> bool {
+        self.specialty.is_none_or(|s| t.specialty == Some(s))
+            && self.filter.is_none_or(|f| f.matches(t))
+    }
+}
+
+/// The trainers of one specialty in `lastName` order, then `id`, from an index.
+#[derive(Clone, Copy, Debug)]
+pub struct SpecialtyQuery<'a> {
+    pub specialty: Specialty,
+    pub last_name: Option<&'a KeyCondition>,
+    pub direction: SortDirection,
+    pub filter: Option<&'a Filter>,
+}
+
+impl SpecialtyQuery<'_> {
+    /// Whether a trainer is one of these.
+    pub fn matches(&self, t: &Trainer) -> bool {
+        t.specialty == Some(self.specialty)
+            && self.last_name.is_none_or(|k| k.holds(&t.last_name))
+            && self.filter.is_none_or(|f| f.matches(t))
+    }
+}
+
 /// One page as a store returns it: `next` is the position after the last item, present
 /// exactly when more items follow.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,6 +109,9 @@ pub enum StoreError {
     VersionConflict { actual: i64 },
     #[error("a trainer with this id exists already")]
     AlreadyExists,
+    /// The trainer does not hold the `condition` of an update or delete.
+    #[error("the trainer does not hold the condition")]
+    ConditionFailed,
     /// A position that this store did not make (only possible if the token key is shared).
     #[error("not a position of this store")]
     InvalidPosition,
@@ -122,28 +171,37 @@ pub trait TrainerStore: Send + Sync + 'static {
 
     async fn get(&self, id: &TrainerId) -> Result<Option<Trainer>, StoreError>;
 
-    /// Applies `patch` atomically: only to an existing trainer and, when `expected_version` is
-    /// given, only at that version. Returns the trainer as updated.
+    /// Applies `patch` atomically: only to an existing trainer that meets `pre`. Returns the
+    /// trainer as updated.
     async fn update(
         &self,
         id: &TrainerId,
         patch: &TrainerPatch,
-        expected_version: Option<i64>,
+        pre: &Precondition,
         now: Timestamp,
     ) -> Result<Trainer, StoreError>;
 
-    /// Removes a trainer atomically, with the same version rule as `update`. Returns it as it was.
-    async fn delete(
-        &self,
-        id: &TrainerId,
-        expected_version: Option<i64>,
-    ) -> Result<Trainer, StoreError>;
+    /// Removes a trainer atomically, with the same rule as `update`. Returns it as it was.
+    async fn delete(&self, id: &TrainerId, pre: &Precondition) -> Result<Trainer, StoreError>;
 
-    /// Up to `limit` trainers after `after` (from the start when `None`), in the store's stable
-    /// order, only those of `specialty` when given.
+    /// Up to `limit` trainers of `query` after `after` (from the start when `None`), in the
+    /// store's stable order. `limit` counts the trainers that match, however many the store
+    /// examines to find them.
     async fn list(
         &self,
-        specialty: Option<Specialty>,
+        query: &ListQuery<'_>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<StorePage, StoreError>;
+
+    /// How many trainers `query` holds now.
+    async fn count(&self, query: &ListQuery<'_>) -> Result<u64, StoreError>;
+
+    /// Up to `limit` trainers of `query` after `after`, from the store's index on specialty and
+    /// last name; `limit` counts matches, as for `list`.
+    async fn list_by_specialty(
+        &self,
+        query: &SpecialtyQuery<'_>,
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<StorePage, StoreError>;
