@@ -8,6 +8,7 @@
 pub mod error;
 pub mod events;
 pub mod explorer;
+pub mod inputs;
 pub mod keys;
 pub mod limits;
 pub mod names;

@@ -286,9 +286,11 @@ impl OperationLabel {
 }
 
 /// The root fields of the schema, as metrics name operations.
-pub(crate) const ROOT_FIELDS: [&str; 11] = [
+pub(crate) const ROOT_FIELDS: [&str; 13] = [
     "allTrainers",
     "getTrainer",
+    "trainersBySpecialty",
+    "countTrainers",
     "createTrainer",
     "updateTrainers",
     "deleteTrainer",

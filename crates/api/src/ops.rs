@@ -20,8 +20,8 @@ use serde_json::json;
 use crate::error::ErrorType;
 use crate::events::EventSource;
 use trainers_core::{
-    Specialty, StoreError, StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch,
-    TrainerService, TrainerStore,
+    ListQuery, Precondition, SpecialtyQuery, StoreError, StorePage, Timestamp, TokenKey, Trainer,
+    TrainerId, TrainerPatch, TrainerService, TrainerStore,
 };
 
 pub use crate::names;
@@ -173,16 +173,18 @@ impl MeteredStore {
         operation: &'static str,
         call: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        const OPERATIONS: [&str; 7] = [
+        const OPERATIONS: [&str; 9] = [
             "insert",
             "insert_many",
             "get",
             "update",
             "delete",
             "list",
+            "count",
+            "list_by_specialty",
             "ping",
         ];
-        static SLOTS: [OnceLock<Histogram>; 7] = [const { OnceLock::new() }; 7];
+        static SLOTS: [OnceLock<Histogram>; 9] = [const { OnceLock::new() }; 9];
         let started = Instant::now();
         let out = call.await;
         if let Some(slot) = OPERATIONS.iter().position(|o| *o == operation) {
@@ -213,29 +215,37 @@ impl TrainerStore for MeteredStore {
         &self,
         id: &TrainerId,
         patch: &TrainerPatch,
-        expected_version: Option<i64>,
+        pre: &Precondition,
         now: Timestamp,
     ) -> Result<Trainer, StoreError> {
-        self.timed("update", self.0.update(id, patch, expected_version, now))
+        self.timed("update", self.0.update(id, patch, pre, now))
             .await
     }
 
-    async fn delete(
-        &self,
-        id: &TrainerId,
-        expected_version: Option<i64>,
-    ) -> Result<Trainer, StoreError> {
-        self.timed("delete", self.0.delete(id, expected_version))
-            .await
+    async fn delete(&self, id: &TrainerId, pre: &Precondition) -> Result<Trainer, StoreError> {
+        self.timed("delete", self.0.delete(id, pre)).await
     }
 
     async fn list(
         &self,
-        specialty: Option<Specialty>,
+        query: &ListQuery<'_>,
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<StorePage, StoreError> {
-        self.timed("list", self.0.list(specialty, after, limit))
+        self.timed("list", self.0.list(query, after, limit)).await
+    }
+
+    async fn count(&self, query: &ListQuery<'_>) -> Result<u64, StoreError> {
+        self.timed("count", self.0.count(query)).await
+    }
+
+    async fn list_by_specialty(
+        &self,
+        query: &SpecialtyQuery<'_>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<StorePage, StoreError> {
+        self.timed("list_by_specialty", self.0.list_by_specialty(query, after, limit))
             .await
     }
 

@@ -7,11 +7,15 @@ use async_graphql::{
 };
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
-use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
-use trainers_core::{Timestamp, Trainer, TrainerService};
+use trainers_core::service::{BySpecialtyRequest, CreateRequest, ListRequest, UpdateRequest};
+use trainers_core::{Field, Filter, FilterKind, Timestamp, Trainer, TrainerService};
 
 use crate::error::{graphql_error, ErrorType};
 use crate::events::{selects, EventKind, Events, Selection, TrainerEvent};
+use crate::inputs::{
+    self, ModelSortDirection, ModelStringKeyConditionInput, ModelSubscriptionTrainersFilterInput,
+    ModelTrainersConditionInput, ModelTrainersFilterInput,
+};
 use crate::nulls::SpecNulls;
 use crate::parse_cache::ParseCache;
 
@@ -171,6 +175,15 @@ pub struct PaginatedTrainers {
     next_token: Option<String>,
 }
 
+impl From<trainers_core::Page> for PaginatedTrainers {
+    fn from(page: trainers_core::Page) -> Self {
+        PaginatedTrainers {
+            items: page.items.into_iter().map(Trainers::full).collect(),
+            next_token: page.next_token,
+        }
+    }
+}
+
 #[Object]
 impl PaginatedTrainers {
     async fn items(&self) -> &[Trainers] {
@@ -210,19 +223,52 @@ impl Query {
         limit: Option<i32>,
         next_token: Option<String>,
         specialty: Option<Specialty>,
+        filter: Option<ModelTrainersFilterInput>,
     ) -> async_graphql::Result<PaginatedTrainers> {
+        let filter = inputs::filter(FilterKind::List, filter.as_ref()).map_err(gql_error)?;
         let page = service(ctx)
             .list(ListRequest {
                 limit,
                 next_token,
                 specialty: specialty.map(Into::into),
+                filter,
             })
             .await
             .map_err(gql_error)?;
-        Ok(PaginatedTrainers {
-            items: page.items.into_iter().map(Trainers::full).collect(),
-            next_token: page.next_token,
-        })
+        Ok(PaginatedTrainers::from(page))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn trainers_by_specialty(
+        &self,
+        ctx: &Context<'_>,
+        specialty: Specialty,
+        last_name: Option<ModelStringKeyConditionInput>,
+        sort_direction: Option<ModelSortDirection>,
+        filter: Option<ModelTrainersFilterInput>,
+        limit: Option<i32>,
+        next_token: Option<String>,
+    ) -> async_graphql::Result<PaginatedTrainers> {
+        let req = BySpecialtyRequest {
+            specialty: specialty.into(),
+            last_name: inputs::key_condition(last_name.as_ref()).map_err(gql_error)?,
+            direction: sort_direction.map(Into::into).unwrap_or_default(),
+            filter: inputs::filter(FilterKind::List, filter.as_ref()).map_err(gql_error)?,
+            limit,
+            next_token,
+        };
+        let page = service(ctx).by_specialty(req).await.map_err(gql_error)?;
+        Ok(PaginatedTrainers::from(page))
+    }
+
+    async fn count_trainers(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ModelTrainersFilterInput>,
+    ) -> async_graphql::Result<i32> {
+        let filter = inputs::filter(FilterKind::List, filter.as_ref()).map_err(gql_error)?;
+        let n = service(ctx).count(filter).await.map_err(gql_error)?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 
     async fn get_trainer(
@@ -317,7 +363,10 @@ impl Mutation {
         age: MaybeUndefined<i32>,
         specialty: MaybeUndefined<Specialty>,
         expected_version: Option<i32>,
+        condition: Option<ModelTrainersConditionInput>,
     ) -> async_graphql::Result<Option<Trainers>> {
+        let condition =
+            inputs::filter(FilterKind::Condition, condition.as_ref()).map_err(gql_error)?;
         let req = UpdateRequest {
             id: id.0,
             first_name: given(ctx, "firstName", first_name),
@@ -325,6 +374,7 @@ impl Mutation {
             age: given(ctx, "age", age),
             specialty: given(ctx, "specialty", specialty).map(|s| s.map(Into::into)),
             expected_version,
+            condition,
         };
         let t = service(ctx).update(req).await.map_err(gql_error)?;
         publish(ctx, EventKind::Updated, &t);
@@ -336,9 +386,12 @@ impl Mutation {
         ctx: &Context<'_>,
         id: ID,
         expected_version: Option<i32>,
+        condition: Option<ModelTrainersConditionInput>,
     ) -> async_graphql::Result<Option<Trainers>> {
+        let condition =
+            inputs::filter(FilterKind::Condition, condition.as_ref()).map_err(gql_error)?;
         let t = service(ctx)
-            .delete(&id, expected_version)
+            .delete(&id, expected_version, condition)
             .await
             .map_err(gql_error)?;
         publish(ctx, EventKind::Deleted, &t);
@@ -348,32 +401,70 @@ impl Mutation {
 
 pub struct SubscriptionRoot;
 
-/// Whether an event passes a subscription's arguments: each given argument must equal the field
-/// of the same name in the payload as the mutation selected it.
-fn passes(event: &TrainerEvent, id: Option<&ID>, specialty: Option<Specialty>) -> bool {
-    let shown = |field: &str| selects(&event.selected, field);
-    let id_ok = id.is_none_or(|id| shown("id") && id.as_str() == event.trainer.id.as_str());
-    let specialty_ok =
-        specialty.is_none_or(|s| shown("specialty") && event.trainer.specialty == Some(s.into()));
-    id_ok && specialty_ok
-}
-
-/// The events of one kind that pass the filter. A subscriber that falls more than the event
-/// buffer behind gets one error and its subscription ends, so it never slows anyone else.
-fn events(
-    ctx: &Context<'_>,
+/// What a subscription asks of the events it hears: each given argument must equal the field of
+/// the same name in the payload, as the mutation selected it, and the payload must hold the
+/// filter (a field the mutation did not select has no value).
+struct Wanted {
     kind: EventKind,
     id: Option<ID>,
     specialty: Option<Specialty>,
+    filter: Option<Filter>,
+}
+
+impl Wanted {
+    fn new(
+        kind: EventKind,
+        id: Option<ID>,
+        specialty: Option<Specialty>,
+        filter: Option<ModelSubscriptionTrainersFilterInput>,
+    ) -> async_graphql::Result<Self> {
+        let filter =
+            inputs::filter(FilterKind::Subscription, filter.as_ref()).map_err(gql_error)?;
+        Ok(Wanted {
+            kind,
+            id,
+            specialty,
+            filter,
+        })
+    }
+
+    fn passes(&self, event: &TrainerEvent) -> bool {
+        let shown = |field: &str| selects(&event.selected, field);
+        let id_ok = self
+            .id
+            .as_ref()
+            .is_none_or(|id| shown("id") && id.as_str() == event.trainer.id.as_str());
+        let specialty_ok = self.specialty.is_none_or(|s| {
+            shown("specialty") && event.trainer.specialty == Some(s.into())
+        });
+        let filter_ok = self.filter.as_ref().is_none_or(|f| {
+            f.matches_with(&|field: Field| {
+                if shown(field.name()) {
+                    field.of(&event.trainer)
+                } else {
+                    None
+                }
+            })
+        });
+        event.kind == self.kind && id_ok && specialty_ok && filter_ok
+    }
+}
+
+/// The events that a subscription wants. A subscriber that falls more than the event buffer
+/// behind gets one error and its subscription ends, so it never slows anyone else.
+fn events(
+    ctx: &Context<'_>,
+    wanted: Wanted,
 ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
     let rx = bus(ctx).source.subscribe();
+    let wanted = Arc::new(wanted);
     futures::stream::unfold(Some(rx), move |state| {
-        let id = id.clone();
+        let wanted = wanted.clone();
         async move {
             let mut rx = state?;
             loop {
                 match rx.recv().await {
-                    Ok(e) if e.kind == kind && passes(&e, id.as_ref(), specialty) => {
+                    Ok(e) if wanted.passes(&e) => {
                         let payload = Trainers {
                             trainer: e.trainer.clone(),
                             selected: e.selected.clone(),
@@ -401,8 +492,10 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         specialty: Option<Specialty>,
-    ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
-        events(ctx, EventKind::Created, None, specialty)
+        filter: Option<ModelSubscriptionTrainersFilterInput>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Option<Trainers>>>> {
+        let wanted = Wanted::new(EventKind::Created, None, specialty, filter)?;
+        Ok(events(ctx, wanted))
     }
 
     async fn on_update_trainer(
@@ -410,8 +503,10 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         id: Option<ID>,
         specialty: Option<Specialty>,
-    ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
-        events(ctx, EventKind::Updated, id, specialty)
+        filter: Option<ModelSubscriptionTrainersFilterInput>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Option<Trainers>>>> {
+        let wanted = Wanted::new(EventKind::Updated, id, specialty, filter)?;
+        Ok(events(ctx, wanted))
     }
 
     async fn on_delete_trainer(
@@ -419,7 +514,9 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         id: Option<ID>,
         specialty: Option<Specialty>,
-    ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
-        events(ctx, EventKind::Deleted, id, specialty)
+        filter: Option<ModelSubscriptionTrainersFilterInput>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Option<Trainers>>>> {
+        let wanted = Wanted::new(EventKind::Deleted, id, specialty, filter)?;
+        Ok(events(ctx, wanted))
     }
 }

@@ -1,5 +1,6 @@
 //! `graphql/schema.graphql` (what AppSync deploys) and the schema `trainers serve` serves must
-//! not drift apart. AppSync's directives and scalars it declares itself are set aside.
+//! not drift apart (types, fields, arguments, input fields, enum values). AppSync's directives
+//! and scalars it declares itself are set aside.
 
 use std::collections::BTreeSet;
 
@@ -54,6 +55,12 @@ fn outline(sdl: &str) -> BTreeSet<String> {
                     TypeKind::Enum(e) => {
                         for v in e.values {
                             lines.insert(format!("enum {ty}.{}", v.node.value.node));
+                        }
+                    }
+                    TypeKind::InputObject(i) => {
+                        for f in i.fields {
+                            let f = f.node;
+                            lines.insert(format!("input {ty}.{}: {}", f.name.node, f.ty.node));
                         }
                     }
                     other => {

@@ -11,8 +11,10 @@
 
 use futures::future::join_all;
 use serde_json::{json, Map, Value};
-use trainers_core::service::{CreateRequest, ListRequest, UpdateRequest};
-use trainers_core::{Error, Specialty, Trainer, TrainerService};
+use trainers_core::service::{BySpecialtyRequest, CreateRequest, ListRequest, UpdateRequest};
+use trainers_core::{
+    Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty, Trainer, TrainerService,
+};
 
 /// The message of an `InternalFailure`: it says nothing of the internals; the log says all.
 pub const INTERNAL_MESSAGE: &str = "An internal error occurred";
@@ -37,6 +39,8 @@ async fn handle_one(service: &TrainerService, event: Value) -> Value {
     let result = match (parent, field) {
         ("Query", "getTrainer") => get_trainer(service, &args).await,
         ("Query", "allTrainers") => all_trainers(service, &args).await,
+        ("Query", "trainersBySpecialty") => trainers_by_specialty(service, &args).await,
+        ("Query", "countTrainers") => count_trainers(service, &args).await,
         ("Mutation", "createTrainer") => create_trainer(service, &args).await,
         ("Mutation", "updateTrainers") => update_trainers(service, &args).await,
         ("Mutation", "deleteTrainer") => delete_trainer(service, &args).await,
@@ -111,6 +115,11 @@ impl Args<'_> {
     fn specialty(&self) -> Result<Option<Option<Specialty>>, Error> {
         self.given("specialty", read_specialty, "a Specialty")
     }
+
+    /// A filter or condition, parsed by the core's model as the local server parses it.
+    fn filter(&self, name: &'static str, kind: FilterKind) -> Result<Option<Filter>, Error> {
+        Filter::parse(kind, self.0.get(name).unwrap_or(&Value::Null))
+    }
 }
 
 fn read_string(v: &Value) -> Option<String> {
@@ -142,14 +151,48 @@ async fn all_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Value
         limit: args.int("limit")?,
         next_token: args.optional("nextToken", read_string, "a string")?,
         specialty: args.specialty()?.flatten(),
+        filter: args.filter("filter", FilterKind::List)?,
     };
-    let page = service.list(req).await?;
+    page_json(service.list(req).await?)
+}
+
+fn page_json(page: trainers_core::Page) -> Result<Value, Error> {
     let items = page
         .items
         .iter()
         .map(trainer_json)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(json!({ "items": items, "nextToken": page.next_token }))
+}
+
+async fn trainers_by_specialty(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
+    let direction = match args.optional("sortDirection", read_string, "ASC or DESC")? {
+        None => SortDirection::Asc,
+        Some(d) if d == "ASC" => SortDirection::Asc,
+        Some(d) if d == "DESC" => SortDirection::Desc,
+        Some(_) => {
+            return Err(Error::validation(
+                "sortDirection",
+                "sortDirection must be ASC or DESC",
+            ))
+        }
+    };
+    let req = BySpecialtyRequest {
+        specialty: args.required("specialty", read_specialty, "a Specialty")?,
+        last_name: KeyCondition::parse(args.0.get("lastName").unwrap_or(&Value::Null))?,
+        direction,
+        filter: args.filter("filter", FilterKind::List)?,
+        limit: args.int("limit")?,
+        next_token: args.optional("nextToken", read_string, "a string")?,
+    };
+    page_json(service.by_specialty(req).await?)
+}
+
+async fn count_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
+    let n = service
+        .count(args.filter("filter", FilterKind::List)?)
+        .await?;
+    Ok(json!(n))
 }
 
 async fn create_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
@@ -170,6 +213,7 @@ async fn update_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Va
         age: args.given("age", read_int, "a 32-bit integer")?,
         specialty: args.specialty()?,
         expected_version: args.int("expectedVersion")?,
+        condition: args.filter("condition", FilterKind::Condition)?,
     };
     trainer_json(&service.update(req).await?)
 }
@@ -177,5 +221,6 @@ async fn update_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Va
 async fn delete_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
     let id = args.string("id")?;
     let expected = args.int("expectedVersion")?;
-    trainer_json(&service.delete(&id, expected).await?)
+    let condition = args.filter("condition", FilterKind::Condition)?;
+    trainer_json(&service.delete(&id, expected, condition).await?)
 }

@@ -6,12 +6,16 @@
 //! sync (group commit). Reads run on a small pool of connections beside it, as WAL allows.
 //!
 //! Trainers are listed by keyset on an autoincrement sequence, so the cost of a page does not grow
-//! with its depth and the order is creation order.
+//! with its depth and the order is creation order. A filter is a `WHERE` clause with bound
+//! parameters (`sql_filter`): a page reads rows in that order until it has `limit` that match.
+//! `trainersBySpecialty` reads the index `(specialty, last_name, id)`, by keyset on it too.
+//! Conditions on update and delete are checked by the writer, in the transaction that writes.
 //!
 //! API keys are kept beside the store, in their own file ([`KeyStore`]).
 
 mod keys;
 mod schema;
+mod sql_filter;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -20,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::Connection;
 use trainers_core::{
-    Specialty, StoreError, StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch,
-    TrainerStore,
+    ListQuery, Precondition, SpecialtyQuery, StoreError, StorePage, Timestamp, TokenKey, Trainer,
+    TrainerId, TrainerPatch, TrainerStore,
 };
 
 pub use keys::KeyStore;
@@ -248,6 +252,49 @@ impl EmbeddedStore {
     }
 }
 
+/// A page of `limit` from up to `limit + 1` rows in sequence order: the position is the last
+/// row's sequence number, given when one more row came.
+fn seq_page(
+    rows: rusqlite::Result<Vec<(i64, Trainer)>>,
+    limit: usize,
+) -> Result<StorePage, StoreError> {
+    let mut rows = rows.map_err(|e| StoreError::backend("cannot list trainers", e))?;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(seq, _)| seq.to_be_bytes().to_vec())
+    } else {
+        None
+    };
+    Ok(StorePage {
+        items: rows.into_iter().map(|(_, t)| t).collect(),
+        next,
+    })
+}
+
+/// The position of a trainer in the `(specialty, last_name, id)` index: the length of its last
+/// name (4 bytes, big-endian), the last name, the id.
+fn encode_name_position(t: &Trainer) -> Vec<u8> {
+    let name = t.last_name.as_bytes();
+    let mut out = Vec::with_capacity(4 + name.len() + t.id.as_str().len());
+    out.extend_from_slice(&(name.len() as u32).to_be_bytes());
+    out.extend_from_slice(name);
+    out.extend_from_slice(t.id.as_str().as_bytes());
+    out
+}
+
+fn decode_name_position(bytes: &[u8]) -> Result<(String, String), StoreError> {
+    let (len, rest) = bytes
+        .split_first_chunk::<4>()
+        .ok_or(StoreError::InvalidPosition)?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(StoreError::InvalidPosition);
+    }
+    let (name, id) = rest.split_at(len);
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| StoreError::InvalidPosition);
+    Ok((text(name)?, text(id)?))
+}
+
 #[async_trait]
 impl TrainerStore for EmbeddedStore {
     async fn insert(&self, trainer: &Trainer) -> Result<(), StoreError> {
@@ -273,33 +320,29 @@ impl TrainerStore for EmbeddedStore {
         &self,
         id: &TrainerId,
         patch: &TrainerPatch,
-        expected_version: Option<i64>,
+        pre: &Precondition,
         now: Timestamp,
     ) -> Result<Trainer, StoreError> {
         let op = WriteOp::Update {
             id: id.clone(),
             patch: patch.clone(),
-            expected_version,
+            pre: pre.clone(),
             now,
         };
         self.write(op).await?.trainer()
     }
 
-    async fn delete(
-        &self,
-        id: &TrainerId,
-        expected_version: Option<i64>,
-    ) -> Result<Trainer, StoreError> {
+    async fn delete(&self, id: &TrainerId, pre: &Precondition) -> Result<Trainer, StoreError> {
         let op = WriteOp::Delete {
             id: id.clone(),
-            expected_version,
+            pre: pre.clone(),
         };
         self.write(op).await?.trainer()
     }
 
     async fn list(
         &self,
-        specialty: Option<Specialty>,
+        query: &ListQuery<'_>,
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<StorePage, StoreError> {
@@ -310,20 +353,68 @@ impl TrainerStore for EmbeddedStore {
                 i64::from_be_bytes(raw)
             }
         };
-        self.read(move |conn| {
-            let mut rows = schema::list(conn, specialty, after_seq, limit + 1)
-                .map_err(|e| StoreError::backend("cannot list trainers", e))?;
-            let next = if rows.len() > limit {
-                rows.truncate(limit);
-                rows.last().map(|(seq, _)| seq.to_be_bytes().to_vec())
+        let Some(filter) = query.filter else {
+            let specialty = query.specialty;
+            return self.read(move |conn| {
+                let query = ListQuery {
+                    specialty,
+                    filter: None,
+                };
+                seq_page(schema::list(conn, &query, after_seq, limit + 1), limit)
+            });
+        };
+        // A filter may read many rows to find a page: off the async threads.
+        let (filter, specialty) = (filter.clone(), query.specialty);
+        self.read_long(move |conn| {
+            let query = ListQuery {
+                specialty,
+                filter: Some(&filter),
+            };
+            seq_page(schema::list(conn, &query, after_seq, limit + 1), limit)
+        })
+        .await
+    }
+
+    async fn count(&self, query: &ListQuery<'_>) -> Result<u64, StoreError> {
+        let (filter, specialty) = (query.filter.cloned(), query.specialty);
+        self.read_long(move |conn| {
+            let query = ListQuery {
+                specialty,
+                filter: filter.as_ref(),
+            };
+            schema::count(conn, &query).map_err(|e| StoreError::backend("cannot count trainers", e))
+        })
+        .await
+    }
+
+    async fn list_by_specialty(
+        &self,
+        query: &SpecialtyQuery<'_>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<StorePage, StoreError> {
+        let after = after.map(decode_name_position).transpose()?;
+        let (specialty, direction) = (query.specialty, query.direction);
+        let (key, filter) = (query.last_name.cloned(), query.filter.cloned());
+        self.read_long(move |conn| {
+            let query = SpecialtyQuery {
+                specialty,
+                last_name: key.as_ref(),
+                direction,
+                filter: filter.as_ref(),
+            };
+            let after = after.as_ref().map(|(n, id)| (n.as_str(), id.as_str()));
+            let mut items = schema::list_by_specialty(conn, &query, after, limit + 1)
+                .map_err(|e| StoreError::backend("cannot list trainers by specialty", e))?;
+            let next = if items.len() > limit {
+                items.truncate(limit);
+                items.last().map(encode_name_position)
             } else {
                 None
             };
-            Ok(StorePage {
-                items: rows.into_iter().map(|(_, t)| t).collect(),
-                next,
-            })
+            Ok(StorePage { items, next })
         })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -4,10 +4,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use rand::RngCore;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
-use trainers_core::{Specialty, Timestamp, TokenKey, Trainer, TrainerId};
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Row};
+use trainers_core::{
+    ListQuery, SortDirection, Specialty, SpecialtyQuery, Timestamp, TokenKey, Trainer, TrainerId,
+};
 
-const SCHEMA_VERSION: i64 = 1;
+use crate::sql_filter::Sql;
+
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE trainers (
@@ -26,6 +30,11 @@ CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
+";
+
+/// Version 2: `trainersBySpecialty` reads one specialty in `lastName` order, then `id`.
+const SCHEMA_2: &str = "
+CREATE INDEX trainers_by_specialty_last_name ON trainers (specialty, last_name, id);
 ";
 
 /// The columns every read selects, in the order `trainer` reads them. A macro, so that each
@@ -69,6 +78,9 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<TokenKey> {
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version == 0 {
         tx.execute_batch(SCHEMA)?;
+    }
+    if version < 2 {
+        tx.execute_batch(SCHEMA_2)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     } else if version != SCHEMA_VERSION {
         return Err(rusqlite::Error::InvalidParameterName(format!(
@@ -124,31 +136,105 @@ pub fn get(conn: &Connection, id: &TrainerId) -> rusqlite::Result<Option<Trainer
         .optional()
 }
 
-/// Up to `limit` trainers after sequence number `after`, with their sequence numbers.
+/// Up to `limit` trainers of `query` after sequence number `after`, with their sequence
+/// numbers.
 pub fn list(
     conn: &Connection,
-    specialty: Option<Specialty>,
+    query: &ListQuery<'_>,
     after: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<(i64, Trainer)>> {
     let limit = limit as i64;
     let with_seq = |row: &Row<'_>| Ok((row.get::<_, i64>(0)?, trainer(row)?));
-    match specialty {
-        None => conn
+    match (query.specialty, query.filter) {
+        (None, None) => conn
             .prepare_cached(concat!(
                 select_columns!(),
                 "WHERE seq > ?1 ORDER BY seq LIMIT ?2"
             ))?
             .query_map(params![after, limit], with_seq)?
             .collect(),
-        Some(s) => conn
+        (Some(s), None) => conn
             .prepare_cached(concat!(
                 select_columns!(),
                 "WHERE specialty = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"
             ))?
             .query_map(params![after, limit, s.as_str()], with_seq)?
             .collect(),
+        (specialty, Some(filter)) => {
+            let mut sql = Sql::default();
+            sql.push(select_columns!());
+            sql.push("WHERE seq > ");
+            sql.bind(after);
+            if let Some(s) = specialty {
+                sql.push(" AND specialty = ");
+                sql.bind(s.as_str().to_string());
+            }
+            sql.and_filter(filter);
+            sql.push(" ORDER BY seq LIMIT ");
+            sql.bind(limit);
+            conn.prepare_cached(&sql.text)?
+                .query_map(params_from_iter(sql.params), with_seq)?
+                .collect()
+        }
     }
+}
+
+/// How many trainers `query` holds.
+pub fn count(conn: &Connection, query: &ListQuery<'_>) -> rusqlite::Result<u64> {
+    let mut sql = Sql::default();
+    sql.push("SELECT COUNT(*) FROM trainers WHERE 1");
+    if let Some(s) = query.specialty {
+        sql.push(" AND specialty = ");
+        sql.bind(s.as_str().to_string());
+    }
+    if let Some(filter) = query.filter {
+        sql.and_filter(filter);
+    }
+    conn.prepare_cached(&sql.text)?
+        .query_row(params_from_iter(sql.params), |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
+/// Up to `limit` trainers of `query` after the trainer at (`last_name`, `id`), on the index
+/// `(specialty, last_name, id)`.
+pub fn list_by_specialty(
+    conn: &Connection,
+    query: &SpecialtyQuery<'_>,
+    after: Option<(&str, &str)>,
+    limit: usize,
+) -> rusqlite::Result<Vec<Trainer>> {
+    let descending = query.direction == SortDirection::Desc;
+    let mut sql = Sql::default();
+    sql.push(select_columns!());
+    sql.push("WHERE specialty = ");
+    sql.bind(query.specialty.as_str().to_string());
+    if let Some(key) = query.last_name {
+        sql.and_key_condition(key);
+    }
+    if let Some((last_name, id)) = after {
+        sql.push(if descending {
+            " AND (last_name, id) < ("
+        } else {
+            " AND (last_name, id) > ("
+        });
+        sql.bind(last_name.to_string());
+        sql.push(", ");
+        sql.bind(id.to_string());
+        sql.push(")");
+    }
+    if let Some(filter) = query.filter {
+        sql.and_filter(filter);
+    }
+    sql.push(if descending {
+        " ORDER BY last_name DESC, id DESC LIMIT "
+    } else {
+        " ORDER BY last_name, id LIMIT "
+    });
+    sql.bind(limit as i64);
+    conn.prepare_cached(&sql.text)?
+        .query_map(params_from_iter(sql.params), trainer)?
+        .collect()
 }
 
 pub fn insert(conn: &Connection, t: &Trainer) -> rusqlite::Result<usize> {

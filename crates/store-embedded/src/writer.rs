@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
-use trainers_core::{StoreError, Timestamp, Trainer, TrainerId, TrainerPatch};
+use trainers_core::{Precondition, StoreError, Timestamp, Trainer, TrainerId, TrainerPatch};
 
 use crate::schema;
 
@@ -20,12 +20,12 @@ pub enum WriteOp {
     Update {
         id: TrainerId,
         patch: TrainerPatch,
-        expected_version: Option<i64>,
+        pre: Precondition,
         now: Timestamp,
     },
     Delete {
         id: TrainerId,
-        expected_version: Option<i64>,
+        pre: Precondition,
     },
     /// Copies the write-ahead log into the database file and empties it, so that the file alone
     /// holds everything committed.
@@ -148,19 +148,16 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
         WriteOp::Update {
             id,
             patch,
-            expected_version,
+            pre,
             now,
         } => {
-            let old = checked(conn, id, *expected_version)?;
+            let old = checked(conn, id, pre)?;
             let new = patch.apply(&old, *now);
             schema::replace(conn, &new).map_err(db("update", id))?;
             Ok(WriteOutcome::Trainer(new))
         }
-        WriteOp::Delete {
-            id,
-            expected_version,
-        } => {
-            let old = checked(conn, id, *expected_version)?;
+        WriteOp::Delete { id, pre } => {
+            let old = checked(conn, id, pre)?;
             schema::delete(conn, id).map_err(db("delete", id))?;
             Ok(WriteOutcome::Trainer(old))
         }
@@ -169,19 +166,19 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
     }
 }
 
-/// The stored trainer, if it exists and is at the expected version.
-fn checked(
-    conn: &Connection,
-    id: &TrainerId,
-    expected: Option<i64>,
-) -> Result<Trainer, StoreError> {
+/// The stored trainer, if it exists, is at the expected version and holds the condition: read
+/// and checked in the transaction that writes, so nothing can change in between.
+fn checked(conn: &Connection, id: &TrainerId, pre: &Precondition) -> Result<Trainer, StoreError> {
     let old = schema::get(conn, id)
         .map_err(|e| StoreError::backend(format!("cannot read trainer {id}"), e))?
         .ok_or(StoreError::NotFound)?;
-    match expected {
+    match pre.version {
         Some(v) if v != old.version => Err(StoreError::VersionConflict {
             actual: old.version,
         }),
+        _ if pre.condition.as_ref().is_some_and(|c| !c.matches(&old)) => {
+            Err(StoreError::ConditionFailed)
+        }
         _ => Ok(old),
     }
 }
