@@ -4,8 +4,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::future::join_all;
+use serde_json::json;
 use trainers_core::{
-    Age, Specialty, StoreError, Timestamp, Trainer, TrainerId, TrainerName, TrainerPatch,
+    Age, Filter, FilterKind, KeyCondition, ListQuery, Precondition, SortDirection, Specialty,
+    SpecialtyQuery, StoreError, Timestamp, Trainer, TrainerId, TrainerName, TrainerPatch,
     TrainerStore,
 };
 
@@ -28,6 +30,11 @@ macro_rules! store_suite {
             list_next_is_none_exactly_at_the_end,
             list_refuses_a_position_it_did_not_make,
             concurrent_updates_at_one_version_have_one_winner,
+            a_condition_that_fails_changes_nothing,
+            filtered_pages_count_matches_and_are_never_empty_before_the_end,
+            counts_are_of_the_trainers_that_match,
+            by_specialty_is_in_last_name_order_both_ways_and_narrows_by_key,
+            every_answer_is_what_the_filter_says_of_random_trainers,
         );
     };
 }
@@ -73,18 +80,75 @@ async fn insert_all(store: &dyn TrainerStore, trainers: &[Trainer]) {
     }
 }
 
+/// No precondition; at a version.
+fn any() -> Precondition {
+    Precondition::default()
+}
+
+fn at(version: i64) -> Precondition {
+    Precondition {
+        version: Some(version),
+        condition: None,
+    }
+}
+
+fn of(specialty: Option<Specialty>) -> ListQuery<'static> {
+    ListQuery {
+        specialty,
+        filter: None,
+    }
+}
+
+/// A filter of the list kind, from its JSON.
+pub fn filter(value: serde_json::Value) -> Filter {
+    Filter::parse(FilterKind::List, &value)
+        .expect("a valid filter")
+        .expect("not an empty filter")
+}
+
 async fn walk(
     store: &dyn TrainerStore,
     specialty: Option<Specialty>,
+    limit: usize,
+) -> Vec<Trainer> {
+    walk_query(store, &of(specialty), limit).await
+}
+
+/// Every page of a list, checking that no page is empty before the end.
+async fn walk_query(store: &dyn TrainerStore, query: &ListQuery<'_>, limit: usize) -> Vec<Trainer> {
+    let mut all = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = store
+            .list(query, after.as_deref(), limit)
+            .await
+            .expect("list");
+        assert!(page.items.len() <= limit);
+        assert!(
+            !page.items.is_empty() || page.next.is_none(),
+            "no empty page before the end"
+        );
+        all.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
+    }
+}
+
+/// Every page of `trainersBySpecialty`, checking that no page is empty before the end.
+async fn walk_by_specialty(
+    store: &dyn TrainerStore,
+    query: &SpecialtyQuery<'_>,
     limit: usize,
 ) -> Vec<Trainer> {
     let mut all = Vec::new();
     let mut after: Option<Vec<u8>> = None;
     loop {
         let page = store
-            .list(specialty, after.as_deref(), limit)
+            .list_by_specialty(query, after.as_deref(), limit)
             .await
-            .expect("list");
+            .expect("list_by_specialty");
         assert!(page.items.len() <= limit);
         assert!(
             !page.items.is_empty() || page.next.is_none(),
@@ -151,7 +215,7 @@ pub async fn update_applies_the_patch_and_bumps_the_version(store: Arc<dyn Train
         ..Default::default()
     };
     let updated = store
-        .update(&t.id, &patch, None, later)
+        .update(&t.id, &patch, &any(), later)
         .await
         .expect("update");
     assert_eq!(updated, patch.apply(&t, later));
@@ -171,11 +235,11 @@ pub async fn update_checks_existence_then_version(store: Arc<dyn TrainerStore>) 
     let now = Timestamp::now();
     let missing = TrainerId::generate();
     assert!(matches!(
-        store.update(&missing, &patch, None, now).await,
+        store.update(&missing, &patch, &any(), now).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.update(&missing, &patch, Some(1), now).await,
+        store.update(&missing, &patch, &at(1), now).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
@@ -186,7 +250,7 @@ pub async fn update_checks_existence_then_version(store: Arc<dyn TrainerStore>) 
     let t = trainer(1, None);
     store.insert(&t).await.expect("insert");
     assert!(matches!(
-        store.update(&t.id, &patch, Some(2), now).await,
+        store.update(&t.id, &patch, &at(2), now).await,
         Err(StoreError::VersionConflict { actual: 1 })
     ));
     assert_eq!(
@@ -195,7 +259,7 @@ pub async fn update_checks_existence_then_version(store: Arc<dyn TrainerStore>) 
         "unchanged"
     );
     let ok = store
-        .update(&t.id, &patch, Some(1), now)
+        .update(&t.id, &patch, &at(1), now)
         .await
         .expect("update at v1");
     assert_eq!(ok.version, 2);
@@ -205,13 +269,13 @@ pub async fn delete_returns_the_old_trainer_and_checks_version(store: Arc<dyn Tr
     let t = trainer(1, None);
     store.insert(&t).await.expect("insert");
     assert!(matches!(
-        store.delete(&t.id, Some(7)).await,
+        store.delete(&t.id, &at(7)).await,
         Err(StoreError::VersionConflict { actual: 1 })
     ));
-    assert_eq!(store.delete(&t.id, Some(1)).await.expect("delete"), t);
+    assert_eq!(store.delete(&t.id, &at(1)).await.expect("delete"), t);
     assert_eq!(store.get(&t.id).await.expect("get"), None);
     assert!(matches!(
-        store.delete(&t.id, None).await,
+        store.delete(&t.id, &any()).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -265,18 +329,18 @@ pub async fn list_next_is_none_exactly_at_the_end(store: Arc<dyn TrainerStore>) 
         .map(|n| trainer(n, Some(Specialty::SeniorFitness)))
         .collect();
     insert_all(store.as_ref(), &trainers).await;
-    let first = store.list(None, None, 3).await.expect("list");
+    let first = store.list(&of(None), None, 3).await.expect("list");
     assert_eq!(first.items.len(), 3);
     let next = first.next.expect("a next position");
-    let second = store.list(None, Some(&next), 3).await.expect("list");
+    let second = store.list(&of(None), Some(&next), 3).await.expect("list");
     assert_eq!((second.items.len(), second.next), (3, None));
     let filtered = store
-        .list(Some(Specialty::SeniorFitness), None, 6)
+        .list(&of(Some(Specialty::SeniorFitness)), None, 6)
         .await
         .expect("list");
     assert_eq!((filtered.items.len(), filtered.next), (6, None));
     let empty = store
-        .list(Some(Specialty::Bodybuilding), None, 6)
+        .list(&of(Some(Specialty::Bodybuilding)), None, 6)
         .await
         .expect("list");
     assert_eq!((empty.items.len(), empty.next), (0, None));
@@ -287,7 +351,7 @@ pub async fn list_refuses_a_position_it_did_not_make(store: Arc<dyn TrainerStore
     for bad in [&b"x"[..], &[0u8; 3][..], &[0xff; 40][..]] {
         assert!(
             matches!(
-                store.list(None, Some(bad), 5).await,
+                store.list(&of(None), Some(bad), 5).await,
                 Err(StoreError::InvalidPosition)
             ),
             "{bad:?}"
@@ -306,7 +370,7 @@ pub async fn concurrent_updates_at_one_version_have_one_winner(store: Arc<dyn Tr
                 age: Some(age(20 + i)),
                 ..Default::default()
             };
-            store.update(&id, &patch, Some(1), Timestamp::now()).await
+            store.update(&id, &patch, &at(1), Timestamp::now()).await
         })
     });
     let results: Vec<_> = join_all(attempts)
@@ -324,4 +388,328 @@ pub async fn concurrent_updates_at_one_version_have_one_winner(store: Arc<dyn Tr
         store.get(&t.id).await.expect("get").map(|t| t.version),
         Some(2)
     );
+}
+
+pub async fn a_condition_that_fails_changes_nothing(store: Arc<dyn TrainerStore>) {
+    let t = trainer(1, Some(Specialty::Bodybuilding));
+    store.insert(&t).await.expect("insert");
+    let patch = TrainerPatch {
+        age: Some(age(70)),
+        ..Default::default()
+    };
+    let when = |value: serde_json::Value, version: Option<i64>| Precondition {
+        version,
+        condition: Filter::parse(FilterKind::Condition, &value).expect("a valid condition"),
+    };
+    let now = Timestamp::now();
+    let older = when(json!({"age": {"gt": 90}}), None);
+    assert!(matches!(
+        store.update(&t.id, &patch, &older, now).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    assert!(matches!(
+        store.delete(&t.id, &older).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    assert_eq!(store.get(&t.id).await.expect("get"), Some(t.clone()), "unchanged");
+    // An unknown id is NotFound, a stale version a conflict, whatever the condition.
+    assert!(matches!(
+        store.update(&TrainerId::generate(), &patch, &older, now).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .update(&t.id, &patch, &when(json!({"age": {"gt": 90}}), Some(5)), now)
+            .await,
+        Err(StoreError::VersionConflict { actual: 1 })
+    ));
+    // A condition that holds: the write happens.
+    let holds = when(
+        json!({"specialty": {"eq": "BODYBUILDING"}, "or": [{"age": {"lt": 18}}, {"firstName": {"beginsWith": "First"}}]}),
+        Some(1),
+    );
+    let updated = store
+        .update(&t.id, &patch, &holds, now)
+        .await
+        .expect("the condition holds");
+    assert_eq!(updated.age, 70);
+    let gone = when(json!({"age": {"eq": 70}}), None);
+    assert_eq!(store.delete(&t.id, &gone).await.expect("delete"), updated);
+    assert_eq!(store.get(&t.id).await.expect("get"), None);
+}
+
+pub async fn filtered_pages_count_matches_and_are_never_empty_before_the_end(
+    store: Arc<dyn TrainerStore>,
+) {
+    // 60 trainers, of which those aged 40 to 44 match: 5 in each 80 ages, here 4 of them
+    // spread over the whole list, so that pages must read past many that do not match.
+    let trainers: Vec<Trainer> = (0..60)
+        .map(|n| {
+            let mut t = trainer(n, Specialty::ALL.get(n % 5).copied());
+            t.age = if n % 15 == 7 { 42 } else { 20 + (n % 20) as i32 };
+            t
+        })
+        .collect();
+    insert_all(store.as_ref(), &trainers).await;
+    let everything = walk(store.as_ref(), None, 100).await;
+    let f = filter(json!({"age": {"between": [40, 44]}}));
+    let want: Vec<&TrainerId> = everything
+        .iter()
+        .filter(|t| f.matches(t))
+        .map(|t| &t.id)
+        .collect();
+    assert_eq!(want.len(), 4);
+    for limit in [1, 2, 3, 4, 5] {
+        let query = ListQuery {
+            specialty: None,
+            filter: Some(&f),
+        };
+        let page = store.list(&query, None, limit).await.expect("list");
+        assert_eq!(page.items.len(), limit.min(4), "limit {limit} counts matches");
+        let got = walk_query(store.as_ref(), &query, limit).await;
+        let got: Vec<&TrainerId> = got.iter().map(|t| &t.id).collect();
+        assert_eq!(got, want, "limit {limit}: the matches, in the store's order");
+    }
+    // With a specialty too.
+    let f = filter(json!({"firstName": {"contains": "st1"}}));
+    let query = ListQuery {
+        specialty: Some(Specialty::YouthFitness),
+        filter: Some(&f),
+    };
+    let got = walk_query(store.as_ref(), &query, 2).await;
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|t| t.specialty == Some(Specialty::YouthFitness)
+        && t.first_name.contains("st1")));
+    let want = trainers.iter().filter(|t| query.matches(t)).count();
+    assert_eq!(got.len(), want);
+}
+
+pub async fn counts_are_of_the_trainers_that_match(store: Arc<dyn TrainerStore>) {
+    assert_eq!(store.count(&of(None)).await.expect("count"), 0);
+    let trainers: Vec<Trainer> = (0..23)
+        .map(|n| trainer(n, Specialty::ALL.get(n % 5).copied()))
+        .collect();
+    insert_all(store.as_ref(), &trainers).await;
+    assert_eq!(store.count(&of(None)).await.expect("count"), 23);
+    for value in [
+        json!({"specialty": {"attributeExists": false}}),
+        json!({"age": {"ge": 30}}),
+        json!({"not": {"lastName": {"beginsWith": "Last1"}}}),
+        json!({"or": [{"specialty": {"eq": "SENIORFITNESS"}}, {"age": {"lt": 20}}]}),
+    ] {
+        let f = filter(value.clone());
+        let want = trainers.iter().filter(|t| f.matches(t)).count() as u64;
+        let query = ListQuery {
+            specialty: None,
+            filter: Some(&f),
+        };
+        assert_eq!(store.count(&query).await.expect("count"), want, "{value}");
+    }
+}
+
+pub async fn by_specialty_is_in_last_name_order_both_ways_and_narrows_by_key(
+    store: Arc<dyn TrainerStore>,
+) {
+    let names = ["Moreau", "adams", "Zola", "Émile", "Baker", "Mo", "Morel", "Yu"];
+    let trainers: Vec<Trainer> = (0..24)
+        .map(|n| {
+            let mut t = trainer(n, Specialty::ALL.get(n % 3).copied());
+            t.last_name = names[n % names.len()].to_string();
+            t
+        })
+        .collect();
+    insert_all(store.as_ref(), &trainers).await;
+    let sorted = |keep: &dyn Fn(&Trainer) -> bool, desc: bool| -> Vec<(String, TrainerId)> {
+        let mut v: Vec<(String, TrainerId)> = trainers
+            .iter()
+            .filter(|t| keep(t))
+            .map(|t| (t.last_name.clone(), t.id.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(&b.1)));
+        if desc {
+            v.reverse();
+        }
+        v
+    };
+    let names_of = |ts: Vec<Trainer>| -> Vec<String> { ts.into_iter().map(|t| t.last_name).collect() };
+    let f = filter(json!({"age": {"lt": 30}}));
+    let keys = [
+        None,
+        Some(KeyCondition::BeginsWith("Mo".into())),
+        Some(KeyCondition::Between("B".into(), "Z".into())),
+        Some(KeyCondition::Gt("Mo".into())),
+        Some(KeyCondition::Eq("Zola".into())),
+    ];
+    for specialty in [Specialty::Bodybuilding, Specialty::YouthFitness] {
+        for key in &keys {
+            for direction in [SortDirection::Asc, SortDirection::Desc] {
+                for with_filter in [false, true] {
+                    let query = SpecialtyQuery {
+                        specialty,
+                        last_name: key.as_ref(),
+                        direction,
+                        filter: with_filter.then_some(&f),
+                    };
+                    let want = sorted(&|t| query.matches(t), direction == SortDirection::Desc);
+                    let got = walk_by_specialty(store.as_ref(), &query, 2).await;
+                    let what = format!("{specialty:?} {key:?} {direction:?} filter {with_filter}");
+                    // Last names in order; ties (same last name) in any order the index keeps.
+                    assert_eq!(
+                        names_of(got.clone()),
+                        want.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+                        "{what}"
+                    );
+                    let mut ids: Vec<&TrainerId> = got.iter().map(|t| &t.id).collect();
+                    ids.sort();
+                    let mut want_ids: Vec<&TrainerId> = want.iter().map(|(_, id)| id).collect();
+                    want_ids.sort();
+                    assert_eq!(ids, want_ids, "{what}: each once");
+                }
+            }
+        }
+    }
+}
+
+/// Random filters over random trainers: each store's pages, counts and index pages hold
+/// exactly the trainers the core's model says match.
+pub async fn every_answer_is_what_the_filter_says_of_random_trainers(store: Arc<dyn TrainerStore>) {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    let seed = [7u8; 32];
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+    );
+    let people = proptest::collection::vec(random_trainer(), 40);
+    let trainers = people
+        .new_tree(&mut runner)
+        .expect("random trainers")
+        .current();
+    insert_all(store.as_ref(), &trainers).await;
+    let order: Vec<TrainerId> = walk(store.as_ref(), None, 100)
+        .await
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    // Filters that keep some and drop some: those that tell a wrong store from a right one.
+    let mut telling = 0;
+    for case in 0..30 {
+        let value = random_filter()
+            .new_tree(&mut runner)
+            .expect("a random filter")
+            .current();
+        let parsed = Filter::parse(FilterKind::List, &value).expect("generated filters are valid");
+        let Some(f) = parsed else { continue };
+        let query = ListQuery {
+            specialty: None,
+            filter: Some(&f),
+        };
+        let want: Vec<&TrainerId> = order
+            .iter()
+            .filter(|id| trainers.iter().any(|t| &t.id == *id && f.matches(t)))
+            .collect();
+        if !want.is_empty() && want.len() < order.len() {
+            telling += 1;
+        }
+        let got = walk_query(store.as_ref(), &query, 7).await;
+        let got: Vec<&TrainerId> = got.iter().map(|t| &t.id).collect();
+        assert_eq!(got, want, "case {case}: {value}");
+        assert_eq!(
+            store.count(&query).await.expect("count"),
+            want.len() as u64,
+            "case {case}: count of {value}"
+        );
+        let specialty = Specialty::ALL[case % 4];
+        let by = SpecialtyQuery {
+            specialty,
+            last_name: None,
+            direction: SortDirection::Asc,
+            filter: Some(&f),
+        };
+        let mut want: Vec<&TrainerId> = trainers
+            .iter()
+            .filter(|t| by.matches(t))
+            .map(|t| &t.id)
+            .collect();
+        let got = walk_by_specialty(store.as_ref(), &by, 3).await;
+        assert!(
+            got.windows(2)
+                .all(|w| w[0].last_name.as_bytes() <= w[1].last_name.as_bytes()),
+            "case {case}: in lastName order"
+        );
+        let mut got: Vec<&TrainerId> = got.iter().map(|t| &t.id).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "case {case}: {specialty:?} and {value}");
+    }
+    assert!(telling >= 10, "only {telling} of 30 random filters kept some and dropped some");
+}
+
+/// Strings that compare in the ways that matter: case, accents, prefixes, one empty.
+const WORDS: [&str; 9] = ["ana", "Ana", "anaïs", "Bo", "bo", "Émile", "zoë", "Z", "a"];
+
+fn word() -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::sample::select(WORDS.to_vec()).prop_map(str::to_string)
+}
+
+use proptest::strategy::Strategy as _;
+
+fn random_trainer() -> impl proptest::strategy::Strategy<Value = Trainer> {
+    let specialty = proptest::option::of(proptest::sample::select(Specialty::ALL.to_vec()));
+    (word(), word(), 16..30i32, specialty).prop_map(|(first, last, age, specialty)| {
+        let mut t = trainer(0, specialty);
+        t.first_name = first;
+        t.last_name = last;
+        t.age = age;
+        t
+    })
+}
+
+fn random_condition() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let text = prop_oneof![word(), Just(String::new()), Just("n".to_string())];
+    let string_op = (
+        proptest::sample::select(vec![
+            "eq", "ne", "lt", "le", "gt", "ge", "contains", "notContains", "beginsWith",
+        ]),
+        text.clone(),
+    )
+        .prop_map(|(op, v)| json!({ op: v }));
+    let between = (word(), word()).prop_map(|(a, b)| {
+        let (lo, hi) = if a.as_bytes() <= b.as_bytes() { (a, b) } else { (b, a) };
+        json!({"between": [lo, hi]})
+    });
+    let string_cond = prop_oneof![string_op, between];
+    let int_cond = prop_oneof![
+        (
+            proptest::sample::select(vec!["eq", "ne", "lt", "le", "gt", "ge"]),
+            14..32i32
+        )
+            .prop_map(|(op, v)| json!({ op: v })),
+        (14..32i32, 0..6i32).prop_map(|(lo, d)| json!({"between": [lo, lo + d]})),
+    ];
+    let specialty = proptest::sample::select(Specialty::ALL.to_vec()).prop_map(|s| s.as_str());
+    let specialty_cond = prop_oneof![
+        specialty.clone().prop_map(|s| json!({"eq": s})),
+        specialty.prop_map(|s| json!({"ne": s})),
+        any::<bool>().prop_map(|b| json!({"attributeExists": b})),
+    ];
+    prop_oneof![
+        string_cond.clone().prop_map(|c| json!({"firstName": c})),
+        string_cond.prop_map(|c| json!({"lastName": c})),
+        int_cond.prop_map(|c| json!({"age": c})),
+        specialty_cond.prop_map(|c| json!({"specialty": c})),
+    ]
+}
+
+fn random_filter() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    random_condition().prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| json!({"and": v})),
+            proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| json!({"or": v})),
+            inner.prop_map(|v| json!({"not": v})),
+        ]
+    })
 }
