@@ -19,7 +19,8 @@ use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Scalar, Schema,
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
+    Schema,
     SchemaBuilder, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use async_graphql::extensions::{
@@ -145,6 +146,13 @@ pub fn build_schema(sdl: &str, lambda: &Lambda) -> Result<Schema, String> {
                 );
             }
             TypeKind::Scalar => builder = builder.register(Scalar::new(name)),
+            TypeKind::InputObject(input) => {
+                let mut object = InputObject::new(name);
+                for f in &input.fields {
+                    object = object.field(input_value(&f.node));
+                }
+                builder = builder.register(object);
+            }
             TypeKind::Object(obj) if Some(name) == subscription => {
                 let mut object = Subscription::new(name);
                 for f in &obj.fields {

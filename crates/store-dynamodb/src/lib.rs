@@ -355,9 +355,10 @@ impl TrainerStore for DynamoStore {
         &self,
         id: &TrainerId,
         patch: &TrainerPatch,
-        expected_version: Option<i64>,
+        pre: &trainers_core::Precondition,
         now: Timestamp,
     ) -> Result<Trainer, StoreError> {
+        let expected_version = pre.version;
         let (expression, mut values) = update_expression(patch, now);
         if let Some(expected) = expected_version {
             values.insert(":expected".to_string(), n(expected));
@@ -394,8 +395,9 @@ impl TrainerStore for DynamoStore {
     async fn delete(
         &self,
         id: &TrainerId,
-        expected_version: Option<i64>,
+        pre: &trainers_core::Precondition,
     ) -> Result<Trainer, StoreError> {
+        let expected_version = pre.version;
         let mut request = self
             .client
             .delete_item()
@@ -419,12 +421,15 @@ impl TrainerStore for DynamoStore {
         }
     }
 
+    async fn count(&self, _q: &trainers_core::ListQuery<'_>) -> Result<u64, StoreError> { todo!() }
+    async fn list_by_specialty(&self, _q: &trainers_core::SpecialtyQuery<'_>, _a: Option<&[u8]>, _l: usize) -> Result<StorePage, StoreError> { todo!() }
     async fn list(
         &self,
-        specialty: Option<Specialty>,
+        q: &trainers_core::ListQuery<'_>,
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<StorePage, StoreError> {
+        let specialty = q.specialty;
         let mut start = match after {
             Some(position) => Some(start_key(decode_position(position)?, specialty)),
             None => None,
