@@ -1,5 +1,5 @@
-//! The API contract at the GraphQL level (docs/contract.md, sections 1 to 3 and the error rules
-//! of 4). Every case starts from an empty store.
+//! The API contract at the GraphQL level (docs/contract.md, sections 1 to 3, the error rules
+//! of 4, and 10 in `graphql_filters`). Every case starts from an empty store.
 
 use std::collections::HashSet;
 
@@ -7,6 +7,8 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::target::{GraphqlResponse, Target};
+
+pub use crate::graphql_filters::*;
 
 pub const ALL_FIELDS: &str = "id firstName lastName age specialty createdAt updatedAt version";
 
@@ -44,6 +46,11 @@ macro_rules! graphql_suite {
             errors_have_the_appsync_shape,
             invalid_query_is_a_validation_error,
             variables_are_accepted,
+            filtered_pages_are_exact_and_their_tokens_bound_to_the_filter,
+            count_trainers_counts_those_that_match,
+            trainers_by_specialty_are_in_last_name_order_both_ways,
+            a_condition_that_does_not_hold_changes_nothing,
+            filters_beyond_their_bounds_are_validation_errors,
         );
     };
 }

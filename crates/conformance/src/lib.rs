@@ -13,6 +13,7 @@
 //! failing case (see [`init_test_logs`]).
 
 pub mod appsync_sim;
+pub mod graphql_filters;
 pub mod graphql_suite;
 pub mod http_suite;
 pub mod key_suite;

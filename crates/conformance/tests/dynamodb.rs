@@ -121,7 +121,14 @@ async fn count_of(store: &dyn TrainerStore, specialty: Specialty) -> usize {
     let mut after: Option<Vec<u8>> = None;
     loop {
         let page = store
-            .list(Some(specialty), after.as_deref(), 100)
+            .list(
+                &trainers_core::ListQuery {
+                    specialty: Some(specialty),
+                    filter: None,
+                },
+                after.as_deref(),
+                100,
+            )
             .await
             .expect("list");
         n += page.items.len();
