@@ -339,3 +339,61 @@ async fn appsync_caps_subscriptions_per_connection() {
     client.expect("complete").await;
     start(&mut client, "101st", query, json!({})).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appsync_filter_argument_applies_to_the_payload() {
+    let server = spawn_embedded().await;
+    let mut client = appsync(&server).await;
+    let query = "subscription ($f: ModelSubscriptionTrainersFilterInput) {
+        onCreateTrainer(filter: $f) { id firstName specialty } }";
+    let filter = json!({"or": [
+        {"firstName": {"beginsWith": "A"}, "specialty": {"in": ["YOUTHFITNESS", "SENIORFITNESS"]}},
+        {"firstName": {"eq": "Zed"}},
+    ]});
+    start(&mut client, "f", query, json!({ "f": filter })).await;
+    let older = "subscription { onUpdateTrainer(filter: {age: {gt: 40}}) { id age } }";
+    start(&mut client, "older", older, json!({})).await;
+
+    create(&server, "Ada", "BODYBUILDING", ALL_FIELDS).await;
+    create(&server, "Bob", "YOUTHFITNESS", ALL_FIELDS).await;
+    let ann = create(&server, "Ann", "SENIORFITNESS", ALL_FIELDS).await;
+    let payload = data(&mut client, "f").await;
+    assert_eq!(
+        payload["data"]["onCreateTrainer"],
+        json!({"id": ann["id"], "firstName": "Ann", "specialty": "SENIORFITNESS"})
+    );
+    let zed = create(&server, "Zed", "BODYBUILDING", ALL_FIELDS).await;
+    let payload = data(&mut client, "f").await;
+    assert_eq!(payload["data"]["onCreateTrainer"]["id"], zed["id"]);
+    // A field the mutation did not select has no value: `specialty` here.
+    create(&server, "Amy", "YOUTHFITNESS", "id firstName").await;
+    client.expect_silence().await;
+
+    let id = zed["id"].as_str().unwrap_or_default();
+    update_age(&server, id, 30).await;
+    update_age(&server, id, 41).await;
+    let payload = data(&mut client, "older").await;
+    assert_eq!(payload["data"]["onUpdateTrainer"], json!({"id": id, "age": 41}));
+    client.expect_silence().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appsync_bad_filter_is_refused_at_start() {
+    let server = spawn_embedded().await;
+    let mut client = appsync(&server).await;
+    let query = "subscription { onCreateTrainer(filter: {age: {between: [1]}}) { id } }";
+    client
+        .send(start_message("bad", query, json!({}), Some(TEST_API_KEY)))
+        .await;
+    let refused = client.expect("error").await;
+    assert_eq!(refused["id"], "bad");
+    let error = &refused["payload"]["errors"][0];
+    assert_eq!(error["errorType"], "ValidationError", "{refused}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("filter.age.between"),
+        "{refused}"
+    );
+}
