@@ -82,9 +82,9 @@ def embedded(results):
             c["allTrainers(filter matching nothing): one page reads every trainer"], out = timed(
                 url, FILTERED, {"f": nothing}, rounds=3)
             assert out["data"]["allTrainers"]["items"] == []
+            results["peak_rss_mb"] = server.peak_rss_mb()
         finally:
             server.stop()
-        results["peak_rss_mb"] = server.peak_rss_mb()
 
 
 def dynalite(results):
