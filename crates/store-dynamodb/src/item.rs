@@ -118,26 +118,59 @@ pub(crate) fn key(id: &str) -> Item {
     Item::from([(ID.to_string(), s(id))])
 }
 
-/// A page position: the DynamoDB key of the last item of the page, as compact JSON
-/// (`{"id":"..."}`). The index's other key attribute, `specialty`, is the filter, which the
-/// page token binds already.
+/// A page position of a list (a scan, or a query of `bySpecialty`): the DynamoDB key of the
+/// last item of the page, as compact JSON (`{"id":"..."}`). The index's other key attribute,
+/// `specialty`, is the query's, which the page token binds already.
 pub(crate) fn encode_position(id: &TrainerId) -> Vec<u8> {
     serde_json::json!({ ID: id.as_str() })
         .to_string()
         .into_bytes()
 }
 
-/// The id in a position; anything [`encode_position`] did not make is refused.
-pub(crate) fn decode_position(bytes: &[u8]) -> Result<String, StoreError> {
+/// A page position of `bySpecialtyLastName`: the id and last name of the page's last item
+/// (`{"id":"...","lastName":"..."}`); its specialty is the query's.
+pub(crate) fn encode_index_position(t: &Trainer) -> Vec<u8> {
+    serde_json::json!({ ID: t.id.as_str(), LAST_NAME: t.last_name })
+        .to_string()
+        .into_bytes()
+}
+
+/// The non-empty strings of a position, by name; exactly `names`, or the position is refused.
+fn position_fields<const N: usize>(
+    bytes: &[u8],
+    names: [&str; N],
+) -> Result<[String; N], StoreError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|_| StoreError::InvalidPosition)?;
-    match value.as_object() {
-        Some(fields) if fields.len() == 1 => match fields.get(ID).and_then(|v| v.as_str()) {
-            Some(id) if !id.is_empty() => Ok(id.to_string()),
-            _ => Err(StoreError::InvalidPosition),
-        },
-        _ => Err(StoreError::InvalidPosition),
+    let fields = value.as_object().ok_or(StoreError::InvalidPosition)?;
+    if fields.len() != N {
+        return Err(StoreError::InvalidPosition);
     }
+    let mut out: [String; N] = std::array::from_fn(|_| String::new());
+    for (slot, name) in out.iter_mut().zip(names) {
+        match fields.get(name).and_then(|v| v.as_str()) {
+            Some(text) if !text.is_empty() => *slot = text.to_string(),
+            _ => return Err(StoreError::InvalidPosition),
+        }
+    }
+    Ok(out)
+}
+
+/// The id in a position of a list; anything [`encode_position`] did not make is refused.
+pub(crate) fn decode_position(bytes: &[u8]) -> Result<String, StoreError> {
+    let [id] = position_fields(bytes, [ID])?;
+    Ok(id)
+}
+
+/// The start key on `bySpecialtyLastName` of a position that [`encode_index_position`] made;
+/// anything else is refused.
+pub(crate) fn index_start_key(bytes: &[u8], specialty: Specialty) -> Result<Item, StoreError> {
+    let [id, last_name] = position_fields(bytes, [ID, LAST_NAME])?;
+    Ok(Item::from([
+        (ID.to_string(), s(id)),
+        (LAST_NAME.to_string(), s(last_name)),
+        (SPECIALTY.to_string(), s(specialty.as_str())),
+    ]))
 }
 
 /// The start key of a scan (`specialty` none) or of a query on the index.
@@ -226,6 +259,37 @@ mod tests {
         ] {
             assert!(
                 matches!(decode_position(bad), Err(StoreError::InvalidPosition)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn index_positions_hold_the_start_key_and_are_not_list_positions() {
+        let t = trainer(Some(Specialty::SeniorFitness));
+        let pos = encode_index_position(&t);
+        let key = index_start_key(&pos, Specialty::SeniorFitness).expect("a start key");
+        assert_eq!(key.get(ID), Some(&s(t.id.as_str())));
+        assert_eq!(key.get(LAST_NAME), Some(&s("Lee")));
+        assert_eq!(key.get(SPECIALTY), Some(&s("SENIORFITNESS")));
+        assert_eq!(key.len(), 3);
+        assert!(matches!(
+            decode_position(&pos),
+            Err(StoreError::InvalidPosition)
+        ));
+        let list_position = encode_position(&t.id);
+        for bad in [
+            &list_position[..],
+            b"{\"id\":\"a\",\"lastName\":\"\"}",
+            b"{\"id\":\"a\",\"lastName\":1}",
+            b"{\"id\":\"a\",\"lastName\":\"b\",\"x\":1}",
+            b"{\"id\":\"a\",\"x\":\"b\"}",
+        ] {
+            assert!(
+                matches!(
+                    index_start_key(bad, Specialty::SeniorFitness),
+                    Err(StoreError::InvalidPosition)
+                ),
                 "{bad:?}"
             );
         }

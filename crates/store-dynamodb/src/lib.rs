@@ -13,9 +13,15 @@
 //! | attribute | `createdAt`, `updatedAt` | S, `AWSDateTime` (`2026-11-24T21:38:53.123Z`) |
 //! | attribute | `version` | N |
 //! | global secondary index | `bySpecialty`: partition key `specialty` (S), sort key `id` (S), projection ALL | |
+//! | global secondary index | `bySpecialtyLastName`: partition key `specialty` (S), sort key `lastName` (S), projection ALL | |
 //!
 //! Billing is on demand. Attribute names are the GraphQL field names. Trainers without a
-//! specialty are not in the index, which serves only the `specialty` filter.
+//! specialty are in neither index. `bySpecialty` serves `allTrainers(specialty:)`,
+//! `bySpecialtyLastName` ([`SPECIALTY_LAST_NAME_INDEX`]) serves `trainersBySpecialty`. A table
+//! made before the second index existed is refused by [`DynamoStore::open`] until the index is
+//! added (the CDK stack adds it on deploy; elsewhere `aws dynamodb update-table
+//! --attribute-definitions AttributeName=lastName,AttributeType=S
+//! --global-secondary-index-updates 'Create={...}'`).
 //!
 //! # Items of the original tutorial
 //!
@@ -29,18 +35,54 @@
 //!
 //! Every write is one conditional request, so none can half-happen: create puts with
 //! `attribute_not_exists(id)`; update (an `UpdateExpression`) and delete require
-//! `attribute_exists(id)` and, given an expected version, `version = :expected`. When the
-//! condition fails, a consistent read tells `NotFound` from a version conflict. `updatedAt` is
-//! the clock of the server that writes. Reads of one trainer are strongly consistent.
+//! `attribute_exists(id)`, given an expected version `version = :expected`, and given a
+//! `condition` that condition, translated (below) and joined with `AND` in the same
+//! `ConditionExpression`, so that it is checked atomically with the write. When the condition
+//! fails, the item as it was then (`ReturnValuesOnConditionCheckFailure: ALL_OLD`, where the
+//! server supports it; else a consistent read) tells `NotFound` (no item) from a version
+//! conflict (another version than the one expected) from `ConditionFailed` (the rest).
+//! `updatedAt` is the clock of the server that writes. Reads of one trainer are strongly
+//! consistent.
+//!
+//! # Filters
+//!
+//! A filter (`filter:`, `condition:`) becomes a DynamoDB expression with every name a `#name`
+//! and every operand a `:vN` placeholder; it means exactly what `Filter::matches` means (a
+//! trainer without a specialty meets only the negative operators, an empty string operand is
+//! rewritten to what it means, DynamoDB refusing some). DynamoDB does not take, in the
+//! `FilterExpression` of a query of an index, a condition on a key attribute (`id`, and
+//! `lastName` for `bySpecialtyLastName`): such conditions, when they hold together with the
+//! rest (a top-level `and`), or the whole filter otherwise, are evaluated by the store on the
+//! items the query returns. The items examined, and so the cost, are the same.
 //!
 //! # Pages
 //!
-//! A list scans the table (all trainers) or queries the index (one specialty) for `limit + 1`
-//! items, going on while DynamoDB stops short, so that a page is never empty while items follow
-//! and the position is given exactly when one more item exists. A position is the DynamoDB key
-//! of the page's last item as JSON, `{"id":"..."}`, inside the signed page token. Scans are
-//! strongly consistent; the index is eventually consistent, so on DynamoDB a trainer just made
-//! or changed may take a moment to show in (or leave) its specialty's list.
+//! A list scans the table (all trainers) or queries an index (one specialty; `trainersBySpecialty`
+//! with its `lastName` key condition and direction) for `limit + 1` trainers that match, going
+//! on while DynamoDB stops short, so that a page is never empty while matches follow, and the
+//! position is given exactly when one more match exists. Pages stay exact with a filter:
+//! `limit` counts matches, however many items are examined to find them. A position is the
+//! DynamoDB key of the page's last item as JSON inside the signed page token: `{"id":"..."}`
+//! for a list, `{"id":"...","lastName":"..."}` for `bySpecialtyLastName` (the specialty is the
+//! query's, which the token binds). Scans are strongly consistent; the indexes are eventually
+//! consistent, so on DynamoDB a trainer just made or changed may take a moment to show in (or
+//! leave) its specialty's lists. Among equal last names the order is the index's, which
+//! DynamoDB does not document (dynalite gives them in the order of a hash of the id, moto in
+//! `id` order); pages never repeat or skip one, since the position holds the id.
+//!
+//! Without a filter a request asks for the items still wanted (`Limit`). With one, DynamoDB
+//! reads before it filters: each request examines up to 1 MB of items (no `Limit`, so that a
+//! selective filter does not cost a request per few items) and the matches beyond the page are
+//! dropped. A trainer's item is about 180 bytes, so 1 MB is some 5,800 trainers, and a strongly
+//! consistent scan costs 1 read request unit per 4 KB examined. A filtered page examines about
+//! `(limit + 1) / (share of trainers that match)` items: with 1,000,000 trainers, a page of 20
+//! of a filter that 1 % match examines some 2,100 items (one request, about 100 read units), one
+//! that nothing matches the whole table: some 180 MB, 170 requests one after another, about
+//! 45,000 read units (about $0.006 at $0.125 per million on demand), and, at some 50,000 items
+//! a second from one client (an estimate: one 1 MB request in roughly 100 ms), some 20 seconds.
+//! A specialty, or `trainersBySpecialty`'s key condition, narrows what is examined to the
+//! index's range. `countTrainers` is the same scan with `Select: COUNT` (DynamoDB counts; no
+//! items are sent).
 //!
 //! # Several servers on one table
 //!
@@ -62,18 +104,25 @@
 //! `InternalFailure`).
 
 mod client;
+mod expr;
 mod item;
 pub mod keys;
 mod table;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use trainers_core::{
-    Specialty, StoreError, StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch,
-    TrainerStore,
+    Field, Filter, ListQuery, Precondition, SortDirection, Specialty, SpecialtyQuery, StoreError,
+    StorePage, Timestamp, TokenKey, Trainer, TrainerId, TrainerPatch, TrainerStore,
 };
 
 pub use aws_sdk_dynamodb::Client;
@@ -87,15 +136,20 @@ pub use table::{
     create_keys_table, create_table, exists_already, wait_until_active, ACTIVE_TIMEOUT,
 };
 
+use expr::{split, Expressions, Term};
 use item::{
-    decode_position, encode_position, from_item, key, n, s, start_key, to_item, Item, AGE,
-    CREATED_AT, FIRST_NAME, ID, LAST_NAME, SPECIALTY, UPDATED_AT, VERSION,
+    decode_position, encode_index_position, encode_position, from_item, index_start_key, key, n, s,
+    start_key, to_item, Item, AGE, CREATED_AT, FIRST_NAME, ID, LAST_NAME, SPECIALTY, UPDATED_AT,
+    VERSION,
 };
 
 /// The table name when none is given.
 pub const DEFAULT_TABLE: &str = "trainers";
 /// The global secondary index on `specialty` (partition) and `id` (sort).
 pub const SPECIALTY_INDEX: &str = "bySpecialty";
+/// The global secondary index on `specialty` (partition) and `lastName` (sort), of
+/// `trainersBySpecialty`.
+pub const SPECIALTY_LAST_NAME_INDEX: &str = "bySpecialtyLastName";
 /// Puts in flight at once in [`TrainerStore::insert_many`] (imports).
 pub(crate) const IMPORT_CONCURRENCY: usize = 16;
 /// The environment variable of the page-token secret (see [`DynamoStore::new`]).
@@ -150,55 +204,285 @@ impl DynamoStore {
         &self.table
     }
 
-    /// The reason a conditional write on `id` was refused, read consistently.
-    async fn refusal(&self, id: &TrainerId, expected: Option<i64>) -> StoreError {
-        match (self.get(id).await, expected) {
-            (Err(e), _) => e,
-            (Ok(Some(t)), Some(_)) => StoreError::VersionConflict { actual: t.version },
-            (Ok(_), _) => StoreError::NotFound,
+    /// The reason a conditional write on `id` was refused: from the item as it was when the
+    /// condition failed (`old`, when DynamoDB returned it) or else as it is now, read
+    /// consistently.
+    async fn refusal(&self, id: &TrainerId, pre: &Precondition, old: Option<&Item>) -> StoreError {
+        let old = match old {
+            Some(item) => from_item(item).map(Some),
+            None => self.get(id).await,
+        };
+        match old {
+            Err(e) => e,
+            Ok(None) => StoreError::NotFound,
+            Ok(Some(t)) => match (pre.version, &pre.condition) {
+                (Some(expected), _) if t.version != expected => {
+                    StoreError::VersionConflict { actual: t.version }
+                }
+                (_, Some(_)) => StoreError::ConditionFailed,
+                // Only after a race with another write, seen by the read.
+                (Some(_), None) => StoreError::VersionConflict { actual: t.version },
+                (None, None) => StoreError::NotFound,
+            },
         }
     }
 
-    /// Up to `want` items from `start`, and DynamoDB's key to go on from.
+    /// One Scan or Query of `plan` from `start`: up to `limit` items examined (none: up to
+    /// DynamoDB's 1 MB), or only their number (`count`). Returns the items, their number and
+    /// DynamoDB's key to go on from.
     async fn fetch(
         &self,
-        specialty: Option<Specialty>,
+        plan: &Plan<'_>,
         start: Option<Item>,
-        want: usize,
-    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        let limit = i32::try_from(want).unwrap_or(i32::MAX);
-        match specialty {
+        limit: Option<usize>,
+        count: bool,
+    ) -> Result<Fetched, StoreError> {
+        let limit = limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX));
+        let select = count.then_some(Select::Count);
+        match plan.index {
             None => {
                 let out = self
                     .client
                     .scan()
                     .table_name(&self.table)
                     .consistent_read(true)
-                    .limit(limit)
+                    .set_limit(limit)
+                    .set_select(select)
+                    .set_filter_expression(plan.filter.clone())
+                    .set_expression_attribute_names(plan.names.clone())
+                    .set_expression_attribute_values(plan.values.clone())
                     .set_exclusive_start_key(start)
                     .send()
                     .await
                     .map_err(|e| backend("Scan", e))?;
-                Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+                Ok(Fetched {
+                    count: out.count,
+                    items: out.items.unwrap_or_default(),
+                    last_key: out.last_evaluated_key,
+                })
             }
-            Some(sp) => {
+            Some(index) => {
                 let out = self
                     .client
                     .query()
                     .table_name(&self.table)
-                    .index_name(SPECIALTY_INDEX)
-                    .key_condition_expression("#specialty = :specialty")
-                    .expression_attribute_names("#specialty", SPECIALTY)
-                    .expression_attribute_values(":specialty", s(sp.as_str()))
-                    .limit(limit)
+                    .index_name(index)
+                    .set_key_condition_expression(plan.key_condition.clone())
+                    .scan_index_forward(plan.forward)
+                    .set_limit(limit)
+                    .set_select(select)
+                    .set_filter_expression(plan.filter.clone())
+                    .set_expression_attribute_names(plan.names.clone())
+                    .set_expression_attribute_values(plan.values.clone())
                     .set_exclusive_start_key(start)
                     .send()
                     .await
                     .map_err(|e| backend("Query", e))?;
-                Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+                Ok(Fetched {
+                    count: out.count,
+                    items: out.items.unwrap_or_default(),
+                    last_key: out.last_evaluated_key,
+                })
             }
         }
     }
+
+    /// Up to `limit` trainers of `plan` after `start`, and the position after the last when
+    /// more follow (`position` makes it).
+    async fn page(
+        &self,
+        plan: &Plan<'_>,
+        mut start: Option<Item>,
+        limit: usize,
+        position: fn(&Trainer) -> Vec<u8>,
+    ) -> Result<StorePage, StoreError> {
+        if plan.nothing {
+            return Ok(StorePage::default());
+        }
+        // One more than a page: whether it comes tells whether a next page exists.
+        let want = limit + 1;
+        let mut items = Vec::with_capacity(want);
+        loop {
+            // Unfiltered, DynamoDB stops at the items wanted. Filtered, each request examines
+            // up to 1 MB and what matches beyond the page is dropped: a `Limit` of the few
+            // still wanted would make a selective filter cost a request per few items.
+            let limit = (!plan.filtered()).then(|| want - items.len());
+            let found = self.fetch(plan, start, limit, false).await?;
+            for item in &found.items {
+                let t = from_item(item)?;
+                if plan.local.iter().all(|f| f.matches(&t)) {
+                    items.push(t);
+                    if items.len() == want {
+                        break;
+                    }
+                }
+            }
+            match found.last_key {
+                Some(last_key) if items.len() < want => start = Some(last_key),
+                _ => break,
+            }
+        }
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(position)
+        } else {
+            None
+        };
+        Ok(StorePage { items, next })
+    }
+
+    /// How many trainers `plan` holds: DynamoDB counts, page by page, unless some conditions
+    /// are evaluated here.
+    async fn count_of(&self, plan: &Plan<'_>) -> Result<u64, StoreError> {
+        if plan.nothing {
+            return Ok(0);
+        }
+        let local = !plan.local.is_empty();
+        let mut start = None;
+        let mut total = 0u64;
+        loop {
+            let found = self.fetch(plan, start, None, !local).await?;
+            if local {
+                for item in &found.items {
+                    let t = from_item(item)?;
+                    if plan.local.iter().all(|f| f.matches(&t)) {
+                        total += 1;
+                    }
+                }
+            } else {
+                total += u64::try_from(found.count).unwrap_or_default();
+            }
+            match found.last_key {
+                Some(last_key) => start = Some(last_key),
+                None => return Ok(total),
+            }
+        }
+    }
+}
+
+/// What one Scan or Query returned.
+struct Fetched {
+    items: Vec<Item>,
+    count: i32,
+    last_key: Option<Item>,
+}
+
+/// How a list or count reads: a consistent scan of the table or a query of an index, with the
+/// filter as a `FilterExpression` and, for the conditions that DynamoDB does not take in one
+/// (on a key attribute of the index), evaluated here.
+struct Plan<'f> {
+    /// The index queried; none: the table, scanned.
+    index: Option<&'static str>,
+    key_condition: Option<String>,
+    forward: bool,
+    filter: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<Item>,
+    local: Vec<&'f Filter>,
+    /// Nothing can match (a filter or key condition that is always false): nothing is read.
+    nothing: bool,
+}
+
+impl<'f> Plan<'f> {
+    /// `key`: the key condition of an index (`Const(true)` for a scan); `keys`: the fields
+    /// that a `FilterExpression` on it may not name.
+    fn new(
+        mut e: Expressions,
+        index: Option<&'static str>,
+        key: Term,
+        forward: bool,
+        filter: Option<&'f Filter>,
+        keys: &[Field],
+    ) -> Self {
+        let (local, remote) = filter.map(|f| split(f, keys)).unwrap_or_default();
+        let remote = Term::and(remote.into_iter().map(|f| e.filter(f)).collect::<Vec<_>>());
+        let mut nothing = false;
+        let mut text = |term: Term| match term {
+            Term::Const(true) => None,
+            Term::Const(false) => {
+                nothing = true;
+                None
+            }
+            Term::Text(t) => Some(t),
+        };
+        let key_condition = text(key);
+        let filter = text(remote);
+        let texts: Vec<&str> = [&key_condition, &filter]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let (names, values) = e.finish(&texts);
+        Plan {
+            index,
+            key_condition,
+            forward,
+            filter,
+            names,
+            values,
+            local,
+            nothing,
+        }
+    }
+
+    /// Whether some items read may not be kept.
+    fn filtered(&self) -> bool {
+        self.filter.is_some() || !self.local.is_empty()
+    }
+
+    /// All trainers (a consistent scan) or those of one specialty (`bySpecialty`).
+    fn list(query: &ListQuery<'f>) -> Self {
+        match query.specialty {
+            None => Plan::new(
+                Expressions::new(),
+                None,
+                Term::Const(true),
+                true,
+                query.filter,
+                &[],
+            ),
+            Some(sp) => {
+                let mut e = Expressions::of_specialty(sp);
+                let key = specialty_key(&mut e, sp);
+                // The index's keys, and the table's (which a query of an index may not filter
+                // on either).
+                Plan::new(
+                    e,
+                    Some(SPECIALTY_INDEX),
+                    Term::Text(key),
+                    true,
+                    query.filter,
+                    &[Field::Id],
+                )
+            }
+        }
+    }
+
+    /// One specialty in `lastName` order (`bySpecialtyLastName`).
+    fn by_specialty(query: &SpecialtyQuery<'f>) -> Self {
+        let mut e = Expressions::of_specialty(query.specialty);
+        let specialty = specialty_key(&mut e, query.specialty);
+        let key = match query.last_name.map(|k| e.last_name(k)) {
+            None | Some(Term::Const(true)) => Term::Text(specialty),
+            Some(Term::Const(false)) => Term::Const(false),
+            Some(Term::Text(last_name)) => Term::Text(format!("{specialty} AND {last_name}")),
+        };
+        Plan::new(
+            e,
+            Some(SPECIALTY_LAST_NAME_INDEX),
+            key,
+            query.direction == SortDirection::Asc,
+            query.filter,
+            &[Field::LastName, Field::Id],
+        )
+    }
+}
+
+/// `#specialty = :v`, the partition of an index.
+fn specialty_key(e: &mut Expressions, specialty: Specialty) -> String {
+    let name = e.name(SPECIALTY);
+    let value = e.value(s(specialty.as_str()));
+    format!("{name} = {value}")
 }
 
 /// The page-token key of a secret given by the operator (`TRAINERS_TOKEN_SECRET`): the same
@@ -288,14 +572,27 @@ fn update_expression(patch: &TrainerPatch, now: Timestamp) -> (String, Item) {
     (expression, values)
 }
 
-/// `#name` for every attribute an expression may mention.
-fn attribute_names() -> std::collections::HashMap<String, String> {
-    [
+/// The expressions of an update or delete: its `ConditionExpression` (the item exists, is at
+/// the version expected and holds the condition) in `e`, with every attribute name the
+/// `UpdateExpression` may use (`finish` keeps those used).
+fn write_condition(e: &mut Expressions, pre: &Precondition) -> String {
+    for name in [
         ID, FIRST_NAME, LAST_NAME, AGE, SPECIALTY, CREATED_AT, UPDATED_AT, VERSION,
-    ]
-    .into_iter()
-    .map(|name| (format!("#{name}"), name.to_string()))
-    .collect()
+    ] {
+        e.name(name);
+    }
+    if let Some(expected) = pre.version {
+        e.extend_values(Item::from([(":expected".to_string(), n(expected))]));
+    }
+    let mut condition = version_condition(pre.version).to_string();
+    if let Some(filter) = &pre.condition {
+        let term = e.filter(filter);
+        if term != Term::Const(true) {
+            let text = e.render(term);
+            condition = format!("{condition} AND {text}");
+        }
+    }
+    condition
 }
 
 #[async_trait]
@@ -355,21 +652,14 @@ impl TrainerStore for DynamoStore {
         &self,
         id: &TrainerId,
         patch: &TrainerPatch,
-        pre: &trainers_core::Precondition,
+        pre: &Precondition,
         now: Timestamp,
     ) -> Result<Trainer, StoreError> {
-        let expected_version = pre.version;
-        let (expression, mut values) = update_expression(patch, now);
-        if let Some(expected) = expected_version {
-            values.insert(":expected".to_string(), n(expected));
-        }
-        let condition = version_condition(expected_version);
-        let names = attribute_names()
-            .into_iter()
-            .filter(|(name, _)| {
-                expression.contains(name.as_str()) || condition.contains(name.as_str())
-            })
-            .collect();
+        let (expression, values) = update_expression(patch, now);
+        let mut e = Expressions::new();
+        e.extend_values(values);
+        let condition = write_condition(&mut e, pre);
+        let (names, values) = e.finish(&[&expression, &condition]);
         let result = self
             .client
             .update_item()
@@ -377,9 +667,10 @@ impl TrainerStore for DynamoStore {
             .set_key(Some(key(id.as_str())))
             .update_expression(expression)
             .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
             .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
@@ -387,73 +678,84 @@ impl TrainerStore for DynamoStore {
                 Some(item) => from_item(&item),
                 None => Err(StoreError::backend_msg("UpdateItem returned no attributes")),
             },
-            Err(e) if is_condition_failure(&e) => Err(self.refusal(id, expected_version).await),
+            Err(e) if is_condition_failure(&e) => {
+                let old = match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item(),
+                    _ => None,
+                };
+                Err(self.refusal(id, pre, old).await)
+            }
             Err(e) => Err(backend("UpdateItem", e)),
         }
     }
 
-    async fn delete(
-        &self,
-        id: &TrainerId,
-        pre: &trainers_core::Precondition,
-    ) -> Result<Trainer, StoreError> {
-        let expected_version = pre.version;
-        let mut request = self
+    async fn delete(&self, id: &TrainerId, pre: &Precondition) -> Result<Trainer, StoreError> {
+        let mut e = Expressions::new();
+        let condition = write_condition(&mut e, pre);
+        let (names, values) = e.finish(&[&condition]);
+        let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(id.as_str())))
-            .condition_expression(version_condition(expected_version))
-            .expression_attribute_names("#id", ID)
-            .return_values(ReturnValue::AllOld);
-        if let Some(expected) = expected_version {
-            request = request
-                .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":expected", n(expected));
-        }
-        match request.send().await {
+            .condition_expression(condition)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
             Ok(out) => match out.attributes {
                 Some(item) => from_item(&item),
                 None => Err(StoreError::backend_msg("DeleteItem returned no attributes")),
             },
-            Err(e) if is_condition_failure(&e) => Err(self.refusal(id, expected_version).await),
+            Err(e) if is_condition_failure(&e) => {
+                let old = match e.as_service_error() {
+                    Some(DeleteItemError::ConditionalCheckFailedException(c)) => c.item(),
+                    _ => None,
+                };
+                Err(self.refusal(id, pre, old).await)
+            }
             Err(e) => Err(backend("DeleteItem", e)),
         }
     }
 
-    async fn count(&self, _q: &trainers_core::ListQuery<'_>) -> Result<u64, StoreError> { todo!() }
-    async fn list_by_specialty(&self, _q: &trainers_core::SpecialtyQuery<'_>, _a: Option<&[u8]>, _l: usize) -> Result<StorePage, StoreError> { todo!() }
     async fn list(
         &self,
-        q: &trainers_core::ListQuery<'_>,
+        query: &ListQuery<'_>,
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<StorePage, StoreError> {
-        let specialty = q.specialty;
-        let mut start = match after {
-            Some(position) => Some(start_key(decode_position(position)?, specialty)),
+        let start = match after {
+            Some(position) => Some(start_key(decode_position(position)?, query.specialty)),
             None => None,
         };
-        // One more than a page: whether it comes tells whether a next page exists.
-        let want = limit + 1;
-        let mut items = Vec::with_capacity(want);
-        loop {
-            let (found, last_key) = self.fetch(specialty, start, want - items.len()).await?;
-            for item in &found {
-                items.push(from_item(item)?);
-            }
-            match last_key {
-                Some(last_key) if items.len() < want => start = Some(last_key),
-                _ => break,
-            }
-        }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|t| encode_position(&t.id))
-        } else {
-            None
+        self.page(&Plan::list(query), start, limit, |t| encode_position(&t.id))
+            .await
+    }
+
+    async fn count(&self, query: &ListQuery<'_>) -> Result<u64, StoreError> {
+        self.count_of(&Plan::list(query)).await
+    }
+
+    async fn list_by_specialty(
+        &self,
+        query: &SpecialtyQuery<'_>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<StorePage, StoreError> {
+        let start = match after {
+            Some(position) => Some(index_start_key(position, query.specialty)?),
+            None => None,
         };
-        Ok(StorePage { items, next })
+        self.page(
+            &Plan::by_specialty(query),
+            start,
+            limit,
+            encode_index_position,
+        )
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -479,8 +781,16 @@ mod tests {
 
     #[test]
     fn token_keys_depend_on_the_secret_else_on_the_table() {
-        let bytes =
-            |k: TokenKey| format!("{:?}", trainers_core::page_token::encode(&k, None, b"p"));
+        let bytes = |k: TokenKey| {
+            format!(
+                "{:?}",
+                trainers_core::page_token::encode(
+                    &k,
+                    trainers_core::page_token::Scope::Specialty(None),
+                    b"p"
+                )
+            )
+        };
         let a = bytes(derive_token_key(Some("s1"), "t"));
         assert_eq!(a, bytes(derive_token_key(Some("s1"), "other table")));
         assert_ne!(a, bytes(derive_token_key(Some("s2"), "t")));
@@ -497,8 +807,16 @@ mod tests {
 
     #[test]
     fn a_given_secret_keys_tokens_as_new_does() {
-        let bytes =
-            |k: TokenKey| format!("{:?}", trainers_core::page_token::encode(&k, None, b"p"));
+        let bytes = |k: TokenKey| {
+            format!(
+                "{:?}",
+                trainers_core::page_token::encode(
+                    &k,
+                    trainers_core::page_token::Scope::Specialty(None),
+                    b"p"
+                )
+            )
+        };
         assert_eq!(
             bytes(token_key_from_secret("s1")),
             bytes(derive_token_key(Some("s1"), "any table"))

@@ -9,41 +9,45 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use trainers_core::StoreError;
 
-use crate::item::{ID, SPECIALTY};
-use crate::SPECIALTY_INDEX;
+use crate::item::{ID, LAST_NAME, SPECIALTY};
+use crate::{SPECIALTY_INDEX, SPECIALTY_LAST_NAME_INDEX};
 
 /// How long [`create_table`] and [`wait_until_active`] wait for `ACTIVE` (DynamoDB itself
 /// takes seconds to a minute; local servers, no time).
 pub const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Makes the table and its index as documented on the crate (on-demand billing), then waits
-/// until both are `ACTIVE`. A table of that name that exists already is an error.
+/// Makes the table and its indexes as documented on the crate (on-demand billing), then waits
+/// until all are `ACTIVE`. A table of that name that exists already is an error.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(SPECIALTY_INDEX)
-        .key_schema(key_element(SPECIALTY, KeyType::Hash)?)
-        .key_schema(key_element(ID, KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .map_err(|e| {
-            StoreError::backend(format!("cannot describe the index {SPECIALTY_INDEX}"), e)
-        })?;
     client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(string_attribute(ID)?)
         .attribute_definitions(string_attribute(SPECIALTY)?)
+        .attribute_definitions(string_attribute(LAST_NAME)?)
         .key_schema(key_element(ID, KeyType::Hash)?)
-        .global_secondary_indexes(index)
+        .global_secondary_indexes(index(SPECIALTY_INDEX, SPECIALTY, ID)?)
+        .global_secondary_indexes(index(SPECIALTY_LAST_NAME_INDEX, SPECIALTY, LAST_NAME)?)
         .send()
         .await
         .map_err(|e| creation_error(name, e))?;
     wait_until_active(client, name).await
+}
+
+/// A global secondary index that projects every attribute.
+fn index(name: &str, partition: &str, sort: &str) -> Result<GlobalSecondaryIndex, StoreError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key_element(partition, KeyType::Hash)?)
+        .key_schema(key_element(sort, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(|e| StoreError::backend(format!("cannot describe the index {name}"), e))
 }
 
 /// Makes the table of API keys and the page-token secret, as documented in [`crate::keys`]
@@ -87,7 +91,7 @@ fn creation_error<R: std::fmt::Debug + Send + Sync + 'static>(
 }
 
 /// Polls `DescribeTable` until the table and its indexes are `ACTIVE` and checks that the
-/// table has the index the store queries. (The SDK's waiter sleeps 20 s before its first look.)
+/// table has the indexes the store queries. (The SDK's waiter sleeps 20 s before its first look.)
 pub async fn wait_until_active(client: &Client, name: &str) -> Result<(), StoreError> {
     let missing = format!("make it with `trainers table create --table {name}`");
     let table = wait_active(client, name, &missing).await?;
@@ -147,17 +151,18 @@ fn is_active(table: &TableDescription) -> bool {
 }
 
 fn check_index(table: &TableDescription, name: &str) -> Result<(), StoreError> {
-    let has_index = table
-        .global_secondary_indexes()
-        .iter()
-        .any(|i| i.index_name() == Some(SPECIALTY_INDEX));
-    if has_index {
-        Ok(())
-    } else {
-        Err(StoreError::backend_msg(format!(
-            "the DynamoDB table {name} has no index {SPECIALTY_INDEX} (see the table layout in the README)"
-        )))
+    for wanted in [SPECIALTY_INDEX, SPECIALTY_LAST_NAME_INDEX] {
+        let has_index = table
+            .global_secondary_indexes()
+            .iter()
+            .any(|i| i.index_name() == Some(wanted));
+        if !has_index {
+            return Err(StoreError::backend_msg(format!(
+                "the DynamoDB table {name} has no index {wanted} (see the table layout in the README)"
+            )));
+        }
     }
+    Ok(())
 }
 
 fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
