@@ -61,6 +61,7 @@ def test_table_is_the_dynamodb_stores_layout(template):
                 [
                     {"AttributeName": "id", "AttributeType": "S"},
                     {"AttributeName": "specialty", "AttributeType": "S"},
+                    {"AttributeName": "lastName", "AttributeType": "S"},
                 ]
             ),
             "GlobalSecondaryIndexes": [
@@ -71,7 +72,16 @@ def test_table_is_the_dynamodb_stores_layout(template):
                         {"AttributeName": "id", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                # trainersBySpecialty (crates/store-dynamodb queries it by this name).
+                {
+                    "IndexName": "bySpecialtyLastName",
+                    "KeySchema": [
+                        {"AttributeName": "specialty", "KeyType": "HASH"},
+                        {"AttributeName": "lastName", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
             ],
         },
     )
