@@ -30,6 +30,13 @@ LOGICAL_IDS = {
     "ResolverRoleD33B7B36": "AWS::IAM::Role",
     "ResolverSourceCE3A53A9": "AWS::AppSync::DataSource",
     "TableCD117FA1": "AWS::DynamoDB::Table",
+    # Added with filters (contract, section 10): new resources, the IDs above unchanged.
+    "QueryCountTrainersResolver3C17E429": "AWS::AppSync::Resolver",
+    "QueryTrainersBySpecialtyResolverEB0C3622": "AWS::AppSync::Resolver",
+    "SubscriptionOnCreateTrainerResolverD1E96F58": "AWS::AppSync::Resolver",
+    "SubscriptionOnDeleteTrainerResolver3854B383": "AWS::AppSync::Resolver",
+    "SubscriptionOnUpdateTrainerResolver6E4CCBAA": "AWS::AppSync::Resolver",
+    "SubscriptionSource05BFE71C": "AWS::AppSync::DataSource",
 }
 
 

@@ -10,7 +10,7 @@ import re
 from conftest import INFRA
 from test_stack import getatt, of_type, one
 from trainers_infra.resolver_function import INDEX_ACTIONS, TABLE_ACTIONS
-from trainers_infra.table import INDEX_NAME
+from trainers_infra.table import INDEX_NAMES
 
 STORE_SRC = INFRA.parent / "crates" / "store-dynamodb" / "src"
 
@@ -84,7 +84,10 @@ def test_the_function_does_only_the_stores_dynamodb_actions_on_its_table_and_ind
             "Sid": "SpecialtyIndex",
             "Effect": "Allow",
             "Action": INDEX_ACTIONS[0],
-            "Resource": {"Fn::Join": ["", [getatt(table, "Arn"), f"/index/{INDEX_NAME}"]]},
+            "Resource": [
+                {"Fn::Join": ["", [getatt(table, "Arn"), f"/index/{name}"]]}
+                for name in ("bySpecialty", "bySpecialtyLastName")
+            ],
         },
         {
             "Sid": "Logs",
@@ -92,6 +95,22 @@ def test_the_function_does_only_the_stores_dynamodb_actions_on_its_table_and_ind
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": getatt(logs, "Arn"),
         },
+    ]
+
+
+def test_the_function_may_query_every_index_of_the_table_and_no_other(resources):
+    """An index added to the table without a grant fails here: the store's queries of it would
+    be refused (AccessDeniedException) in the cloud only."""
+    _, table = one(resources, "AWS::DynamoDB::Table")
+    indexes = [i["IndexName"] for i in table["Properties"]["GlobalSecondaryIndexes"]]
+    assert indexes == list(INDEX_NAMES)
+    _, r = role(resources, "ResolverRole")
+    (policy,) = r["Properties"]["Policies"]
+    (granted,) = [
+        s for s in statements(policy["PolicyDocument"]) if s.get("Sid") == "SpecialtyIndex"
+    ]
+    assert [res["Fn::Join"][1][1] for res in granted["Resource"]] == [
+        f"/index/{name}" for name in indexes
     ]
 
 

@@ -1,5 +1,6 @@
-"""The synthesized template: every resource and property the issue asks for, the resolvers of
-all five fields, least-privilege IAM, and the context values."""
+"""The synthesized template: every resource and property the issue asks for, the Lambda
+resolvers of every Query and Mutation field, the filtering resolvers of the subscriptions,
+least-privilege IAM, and the context values."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import pytest
 from aws_cdk.assertions import Capture, Match
 
 from conftest import INFRA, stack_template
-from trainers_infra.graphql_api import FIELDS, RESOLVER_JS, SCHEMA
+from trainers_infra.graphql_api import (
+    FIELDS,
+    RESOLVER_JS,
+    SCHEMA,
+    SUBSCRIPTION_FIELDS,
+    SUBSCRIPTIONS_JS,
+)
 
 REPO = INFRA.parent
 
@@ -23,8 +30,10 @@ EXPECTED_TYPES = {
     "AWS::AppSync::GraphQLApi": 1,
     "AWS::AppSync::GraphQLSchema": 1,
     "AWS::AppSync::ApiKey": 1,
-    "AWS::AppSync::DataSource": 1,
-    "AWS::AppSync::Resolver": 5,
+    # The Lambda, and NONE for the subscriptions' filters.
+    "AWS::AppSync::DataSource": 2,
+    # 7 Query and Mutation fields on the Lambda, 3 subscriptions on NONE.
+    "AWS::AppSync::Resolver": 10,
 }
 
 
@@ -40,6 +49,17 @@ def one(resources: dict, type_: str) -> tuple[str, dict]:
 
 def getatt(logical_id: str, attr: str) -> dict:
     return {"Fn::GetAtt": [logical_id, attr]}
+
+
+def data_source(resources: dict, kind: str) -> tuple[str, dict]:
+    """The one data source of type `kind` (AWS_LAMBDA, NONE)."""
+    found = {
+        k: v
+        for k, v in of_type(resources, "AWS::AppSync::DataSource").items()
+        if v["Properties"]["Type"] == kind
+    }
+    assert len(found) == 1, f"one {kind} data source, found {list(found)}"
+    return next(iter(found.items()))
 
 
 def test_the_stack_holds_exactly_these_resources(resources):
@@ -61,6 +81,7 @@ def test_table_is_the_dynamodb_stores_layout(template):
                 [
                     {"AttributeName": "id", "AttributeType": "S"},
                     {"AttributeName": "specialty", "AttributeType": "S"},
+                    {"AttributeName": "lastName", "AttributeType": "S"},
                 ]
             ),
             "GlobalSecondaryIndexes": [
@@ -71,7 +92,16 @@ def test_table_is_the_dynamodb_stores_layout(template):
                         {"AttributeName": "id", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                # trainersBySpecialty (crates/store-dynamodb queries it by this name).
+                {
+                    "IndexName": "bySpecialtyLastName",
+                    "KeySchema": [
+                        {"AttributeName": "specialty", "KeyType": "HASH"},
+                        {"AttributeName": "lastName", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
             ],
         },
     )
@@ -234,7 +264,7 @@ def test_the_data_source_is_the_function_with_its_own_role(template, resources):
 @pytest.mark.parametrize(("type_name", "field_name"), FIELDS)
 def test_every_field_is_resolved_by_the_function(template, resources, type_name, field_name):
     api, _ = one(resources, "AWS::AppSync::GraphQLApi")
-    _, source = one(resources, "AWS::AppSync::DataSource")
+    _, source = data_source(resources, "AWS_LAMBDA")
     template.has_resource_properties(
         "AWS::AppSync::Resolver",
         {
@@ -251,18 +281,60 @@ def test_every_field_is_resolved_by_the_function(template, resources, type_name,
     )
 
 
-def test_the_resolved_fields_are_every_query_and_mutation_of_the_schema(resources):
+def fields_of_schema(*roots: str) -> set[tuple[str, str]]:
     sdl = SCHEMA.read_text(encoding="utf-8")
-    in_schema = set()
-    for root in ("Query", "Mutation"):
+    found = set()
+    for root in roots:
         body = re.search(r"type " + root + r" \{(.*?)\n\}", sdl, re.S)
         assert body, root
-        in_schema |= {(root, f) for f in re.findall(r"^\s+(\w+)\s*\(", body.group(1), re.M)}
-    resolved = {
+        found |= {(root, f) for f in re.findall(r"^\s+(\w+)\s*\(", body.group(1), re.M)}
+    return found
+
+
+def resolved_fields(resources: dict, source_name) -> set[tuple[str, str]]:
+    return {
         (r["Properties"]["TypeName"], r["Properties"]["FieldName"])
         for r in of_type(resources, "AWS::AppSync::Resolver").values()
+        if r["Properties"]["DataSourceName"] == source_name
     }
-    assert resolved == in_schema == set(FIELDS)
+
+
+def test_the_lambda_resolves_every_query_and_mutation_of_the_schema(resources):
+    _, source = data_source(resources, "AWS_LAMBDA")
+    resolved = resolved_fields(resources, source["Properties"]["Name"])
+    assert resolved == fields_of_schema("Query", "Mutation") == set(FIELDS)
+    assert ("Query", "trainersBySpecialty") in resolved
+    assert ("Query", "countTrainers") in resolved
+
+
+def test_every_subscription_of_the_schema_is_filtered_on_a_none_data_source(template, resources):
+    api, _ = one(resources, "AWS::AppSync::GraphQLApi")
+    _, source = data_source(resources, "NONE")
+    # NONE reaches nothing: no role, no configuration.
+    assert set(source["Properties"]) == {"ApiId", "Name", "Description", "Type"}
+    resolved = resolved_fields(resources, source["Properties"]["Name"])
+    assert resolved == fields_of_schema("Subscription") == set(SUBSCRIPTION_FIELDS)
+    for type_name, field_name in SUBSCRIPTION_FIELDS:
+        template.has_resource_properties(
+            "AWS::AppSync::Resolver",
+            {
+                "ApiId": getatt(api, "ApiId"),
+                "TypeName": type_name,
+                "FieldName": field_name,
+                "DataSourceName": source["Properties"]["Name"],
+                "Kind": "UNIT",
+                "Runtime": {"Name": "APPSYNC_JS", "RuntimeVersion": "1.0.0"},
+                "Code": SUBSCRIPTIONS_JS.read_text(encoding="utf-8"),
+            },
+        )
+
+
+def test_every_resolver_has_a_data_source_of_the_stack(resources):
+    names = {
+        r["Properties"]["Name"] for r in of_type(resources, "AWS::AppSync::DataSource").values()
+    }
+    for k, r in of_type(resources, "AWS::AppSync::Resolver").items():
+        assert r["Properties"]["DataSourceName"] in names, k
 
 
 def test_resolvers_wait_for_the_schema(resources):

@@ -15,22 +15,34 @@ from trainers_infra.settings import INFRA, LOG_RETENTION
 
 SCHEMA = INFRA.parent / "graphql" / "schema.graphql"
 RESOLVER_JS = INFRA / "resolvers" / "trainers.js"
+SUBSCRIPTIONS_JS = INFRA / "resolvers" / "subscriptions.js"
 
-# Every field with a resolver: all of Query and Mutation. Subscriptions need none: AppSync
-# delivers them from the schema's @aws_subscribe directives.
+# Every field the Lambda resolves: all of Query and Mutation.
 FIELDS = (
     ("Query", "getTrainer"),
     ("Query", "allTrainers"),
+    ("Query", "trainersBySpecialty"),
+    ("Query", "countTrainers"),
     ("Mutation", "createTrainer"),
     ("Mutation", "updateTrainers"),
     ("Mutation", "deleteTrainer"),
+)
+
+# Every subscription: AppSync delivers them from the schema's @aws_subscribe directives; their
+# resolver (resolvers/subscriptions.js, on a NONE data source) only sets the enhanced filter of
+# the subscription's `filter`, `id` and `specialty`.
+SUBSCRIPTION_FIELDS = (
+    ("Subscription", "onCreateTrainer"),
+    ("Subscription", "onUpdateTrainer"),
+    ("Subscription", "onDeleteTrainer"),
 )
 
 
 class TrainersGraphqlApi(Group):
     """AppSync serving graphql/schema.graphql with an API key that expires after
     `api_key_expiry_days`, error logs in its own log group and X-Ray tracing; every field of
-    FIELDS resolved by `resolver` (resolvers/trainers.js around a direct Lambda invocation)."""
+    FIELDS resolved by `resolver` (resolvers/trainers.js around a direct Lambda invocation), and
+    every subscription filtered by resolvers/subscriptions.js."""
 
     def __init__(
         self,
@@ -97,6 +109,7 @@ class TrainersGraphqlApi(Group):
             ],
         )
         self._resolve_every_field_with(resolver)
+        self._filter_every_subscription()
 
         acknowledge(
             self,
@@ -140,6 +153,29 @@ class TrainersGraphqlApi(Group):
         )
         code = appsync.Code.from_inline(RESOLVER_JS.read_text(encoding="utf-8"))
         for type_name, field_name in FIELDS:
+            appsync.Resolver(
+                self,
+                f"{type_name}{field_name[0].upper()}{field_name[1:]}Resolver",
+                api=self.api,
+                type_name=type_name,
+                field_name=field_name,
+                data_source=data_source,
+                runtime=appsync.FunctionRuntime.JS_1_0_0,
+                code=code,
+            )
+
+    def _filter_every_subscription(self) -> None:
+        """A NONE data source (no role: it reaches nothing) and the resolver of every field of
+        SUBSCRIPTION_FIELDS on it: AppSync's enhanced filtering of the subscription's arguments."""
+        data_source = appsync.NoneDataSource(
+            self,
+            "SubscriptionSource",
+            api=self.api,
+            name="Subscriptions",
+            description="Nothing: the subscriptions' resolvers only set their filters",
+        )
+        code = appsync.Code.from_inline(SUBSCRIPTIONS_JS.read_text(encoding="utf-8"))
+        for type_name, field_name in SUBSCRIPTION_FIELDS:
             appsync.Resolver(
                 self,
                 f"{type_name}{field_name[0].upper()}{field_name[1:]}Resolver",

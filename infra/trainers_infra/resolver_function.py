@@ -13,11 +13,11 @@ from constructs import Construct
 
 from trainers_infra.group import Group
 from trainers_infra.settings import LOG_RETENTION
-from trainers_infra.table import INDEX_NAME
+from trainers_infra.table import INDEX_NAMES
 
 # What crates/store-dynamodb does, and nothing else: items by key (conditional writes included,
 # and the consistent read after a refused one), the scan of all trainers, and the query of the
-# specialty index. No DescribeTable: the function opens the store without it.
+# specialty indexes. No DescribeTable: the function opens the store without it.
 TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -31,7 +31,7 @@ INDEX_ACTIONS = ("dynamodb:Query",)
 class ResolverFunction(Group):
     """The function that resolves every field: the `bootstrap` in `asset_dir` on
     provided.al2023, on `table`. Its role may do only what the store does, on that table and its
-    index, and write the function's own log group."""
+    indexes, and write the function's own log group."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, asset_dir: Path
@@ -59,7 +59,7 @@ class ResolverFunction(Group):
                         iam.PolicyStatement(
                             sid="SpecialtyIndex",
                             actions=list(INDEX_ACTIONS),
-                            resources=[f"{table.table_arn}/index/{INDEX_NAME}"],
+                            resources=[f"{table.table_arn}/index/{name}" for name in INDEX_NAMES],
                         ),
                         iam.PolicyStatement(
                             sid="Logs",

@@ -9,12 +9,16 @@ from constructs import Construct
 from trainers_infra.group import Group
 
 INDEX_NAME = "bySpecialty"
+# trainersBySpecialty: one specialty's trainers in `lastName` order, a key condition on it.
+LAST_NAME_INDEX_NAME = "bySpecialtyLastName"
+# Every index the DynamoDB store queries (and the function may query).
+INDEX_NAMES = (INDEX_NAME, LAST_NAME_INDEX_NAME)
 
 
 class TrainersTable(Group):
-    """The trainers by `id`, and the index `bySpecialty` (`specialty`, then `id`): on demand,
-    with point-in-time recovery and encryption at rest. Kept, and protected from deletion,
-    unless `destroy`."""
+    """The trainers by `id`, and two indexes: `bySpecialty` (`specialty`, then `id`) and
+    `bySpecialtyLastName` (`specialty`, then `lastName`): on demand, with point-in-time recovery
+    and encryption at rest. Kept, and protected from deletion, unless `destroy`."""
 
     def __init__(self, scope: Construct, construct_id: str, *, destroy: bool) -> None:
         super().__init__(scope, construct_id)
@@ -34,5 +38,13 @@ class TrainersTable(Group):
             index_name=INDEX_NAME,
             partition_key=dynamodb.Attribute(name="specialty", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        # CloudFormation adds one global secondary index per stack update: an update that adds
+        # this one to a deployed table builds it (backfilling every item) before it completes.
+        self.table.add_global_secondary_index(
+            index_name=LAST_NAME_INDEX_NAME,
+            partition_key=dynamodb.Attribute(name="specialty", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="lastName", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )

@@ -12,6 +12,11 @@
 //!   handler raises `util.error(errorMessage, errorType)` when `errorType` is set, else returns
 //!   `data`.
 //! - Nested fields read the returned JSON by field name, as AppSync's default resolution does.
+//! - A subscription runs the deployed subscription resolver (`infra/resolvers/subscriptions.js`)
+//!   under Node.js with its `ctx.args` ([`crate::appsync_js`]), and records the filter it sets
+//!   through `extensions.setSubscriptionFilter` ([`AppSyncSim::subscription_filters`]); a
+//!   `util.error` of the resolver refuses the subscription with that error. No event is
+//!   delivered: the stream ends once the resolver ran (AppSync delivers events itself).
 //! - The response is written in AppSync's shape (`trainers_api::error`), with the GraphQL
 //!   spec's null propagation (`trainers_api::nulls`).
 
@@ -20,8 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
-    Schema,
-    SchemaBuilder, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
+    Schema, SchemaBuilder, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
@@ -33,9 +37,11 @@ use async_graphql::{
     ErrorExtensions, PathSegment, QueryPathNode, QueryPathSegment, ServerResult, Variables,
 };
 use async_trait::async_trait;
+use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use trainers_core::{Timestamp, TrainerService, TrainerStore};
 
+use crate::appsync_js::{self, Failure};
 use crate::target::{GraphqlResponse, Target};
 
 /// The schema AppSync serves, as deployed by the CDK app.
@@ -49,11 +55,26 @@ const APPSYNC_SCALARS: &[(&str, ScalarCheck)] =
     &[("AWSDateTime", |s| Timestamp::parse_rfc3339(s).is_some())];
 
 /// What the simulated AppSync sends to the function: one event, one answer, as the Lambda
-/// runtime would carry them. Every event is also kept, for tests of the events themselves.
+/// runtime would carry them. Every event is also kept, for tests of the events themselves, and
+/// every subscription's filter.
 #[derive(Clone)]
 pub struct Lambda {
     service: TrainerService,
     events: Arc<Mutex<Vec<Value>>>,
+    subscription_filters: Arc<Mutex<Vec<SubscriptionFilter>>>,
+}
+
+/// One subscription started through the simulator: its resolver's run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubscriptionFilter {
+    /// The subscription field (`onUpdateTrainer`).
+    pub field: String,
+    /// Its `ctx.args`: the arguments given, as AppSync hands them to the resolver.
+    pub arguments: Value,
+    /// What `extensions.setSubscriptionFilter` received, `None` when the resolver set no
+    /// filter. The simulator's `util.transform.toSubscriptionFilter` answers
+    /// `{"toSubscriptionFilter": <the filter it was given>}` (see [`crate::appsync_js`]).
+    pub filter: Option<Value>,
 }
 
 impl Lambda {
@@ -62,6 +83,48 @@ impl Lambda {
             events.push(event.clone());
         }
         trainers_lambda::handle(&self.service, event).await
+    }
+
+    /// The subscriptions started so far, in order, with the filter each set.
+    pub fn subscription_filters(&self) -> Vec<SubscriptionFilter> {
+        self.subscription_filters
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_default()
+    }
+
+    /// A subscription starts: its resolver runs on its arguments, and the filter it sets is
+    /// kept. Its `util.error` is the subscription's error.
+    async fn subscribe(&self, field: &str, arguments: Value) -> async_graphql::Result<()> {
+        let ctx = appsync_js::subscription_ctx(field, &arguments);
+        let run = tokio::task::spawn_blocking(move || appsync_js::run_subscription_resolver(&ctx))
+            .await
+            .expect("the subscription resolver's run ends");
+        match run {
+            Ok(resolution) => {
+                assert!(
+                    resolution.set_subscription_filter.len() <= 1,
+                    "one filter per subscription: {resolution:?}"
+                );
+                if let Ok(mut filters) = self.subscription_filters.lock() {
+                    filters.push(SubscriptionFilter {
+                        field: field.to_string(),
+                        arguments,
+                        filter: resolution.set_subscription_filter.into_iter().next(),
+                    });
+                }
+                Ok(())
+            }
+            Err(Failure::AppSync {
+                message,
+                error_type,
+            }) => Err(async_graphql::Error::new(message).extend_with(|_, ext| {
+                if let Some(t) = &error_type {
+                    ext.set("errorType", t.clone());
+                }
+            })),
+            Err(Failure::Run(why)) => panic!("the subscription resolver did not run: {why}"),
+        }
     }
 }
 
@@ -79,6 +142,7 @@ impl AppSyncSim {
         let lambda = Lambda {
             service: TrainerService::new(store),
             events: Arc::default(),
+            subscription_filters: Arc::default(),
         };
         let schema = build_schema(APPSYNC_SCHEMA, &lambda).expect("graphql/schema.graphql builds");
         AppSyncSim {
@@ -95,6 +159,22 @@ impl AppSyncSim {
             .lock()
             .map(|e| e.clone())
             .unwrap_or_default()
+    }
+
+    /// The subscriptions started so far, with the filter each set (see [`Lambda::subscribe`]).
+    pub fn subscription_filters(&self) -> Vec<SubscriptionFilter> {
+        self.lambda.subscription_filters()
+    }
+
+    /// Sends a subscription operation: the responses of its stream, which ends once its
+    /// resolver ran (none when it ran, one with the error when it refused).
+    pub async fn subscribe(&self, query: &str, variables: Value) -> Vec<GraphqlResponse> {
+        let request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
+        self.schema
+            .execute_stream(request)
+            .map(|response| GraphqlResponse(trainers_api::error::response_json(&response)))
+            .collect()
+            .await
     }
 
     /// The schema's SDL, as this simulator serves it.
@@ -156,19 +236,21 @@ pub fn build_schema(sdl: &str, lambda: &Lambda) -> Result<Schema, String> {
             TypeKind::Object(obj) if Some(name) == subscription => {
                 let mut object = Subscription::new(name);
                 for f in &obj.fields {
+                    let lambda = lambda.clone();
+                    let field_name = f.node.name.node.to_string();
                     let mut field = SubscriptionField::new(
                         f.node.name.node.as_str(),
                         type_ref(&f.node.ty.node),
-                        |_| {
-                            SubscriptionFieldFuture::new(async {
-                                Err::<
-                                    futures::stream::Empty<
-                                        async_graphql::Result<FieldValue<'static>>,
-                                    >,
-                                    _,
-                                >(async_graphql::Error::new(
-                                    "AppSync delivers subscriptions itself; no resolver runs",
-                                ))
+                        move |ctx| {
+                            let lambda = lambda.clone();
+                            let field_name = field_name.clone();
+                            SubscriptionFieldFuture::new(async move {
+                                let arguments = Value::Object(arguments(&ctx));
+                                lambda.subscribe(&field_name, arguments).await?;
+                                // AppSync delivers the events itself: none here.
+                                Ok(futures::stream::empty::<
+                                    async_graphql::Result<FieldValue<'static>>,
+                                >())
                             })
                         },
                     );
@@ -261,15 +343,7 @@ async fn invoke<'a>(
 /// The direct-resolver event AppSync builds for this field (through the resolver's request
 /// handler, which leaves the request headers out).
 fn event(parent: &str, ctx: &ResolverContext<'_>) -> Value {
-    let mut arguments = Map::new();
-    for (name, value) in ctx.args.iter() {
-        if given(ctx, name.as_str()) {
-            arguments.insert(
-                name.to_string(),
-                value.as_value().clone().into_json().unwrap_or(Value::Null),
-            );
-        }
-    }
+    let arguments = arguments(ctx);
     let variables: Map<String, Value> = ctx
         .query_env
         .variables
@@ -291,6 +365,20 @@ fn event(parent: &str, ctx: &ResolverContext<'_>) -> Value {
         },
         "stash": {},
     })
+}
+
+/// The field's arguments as AppSync hands them to a resolver: those given, as given.
+fn arguments(ctx: &ResolverContext<'_>) -> Map<String, Value> {
+    let mut arguments = Map::new();
+    for (name, value) in ctx.args.iter() {
+        if given(ctx, name.as_str()) {
+            arguments.insert(
+                name.to_string(),
+                value.as_value().clone().into_json().unwrap_or(Value::Null),
+            );
+        }
+    }
+    arguments
 }
 
 /// Whether the client gave this argument (AppSync leaves one out of `arguments` otherwise). One

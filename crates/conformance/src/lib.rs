@@ -12,6 +12,7 @@
 //! (`graphql_suite!(#[ignore = "needs ..."] make)`). Set `TEST_LOG` to see the server's logs of a
 //! failing case (see [`init_test_logs`]).
 
+pub mod appsync_js;
 pub mod appsync_sim;
 pub mod graphql_filters;
 pub mod graphql_suite;

@@ -141,3 +141,98 @@ async fn a_query_that_does_not_validate_never_reaches_the_function() {
         "AppSync refuses it before any resolver"
     );
 }
+
+/// A subscription through the simulated AppSync runs the deployed subscription resolver
+/// (infra/resolvers/subscriptions.js) on its arguments: what `setSubscriptionFilter` receives is
+/// its `filter` ANDed with `id` and `specialty`, and the function is never invoked.
+#[tokio::test]
+async fn a_filtered_subscription_sets_its_filter_through_the_deployed_resolver() {
+    let sim = on_embedded().await;
+    let responses = sim
+        .subscribe(
+            "subscription On($f: ModelSubscriptionTrainersFilterInput, $s: Specialty) {
+                onUpdateTrainer(id: \"t-1\", specialty: $s, filter: $f) { id age }
+            }",
+            json!({
+                "s": "BODYBUILDING",
+                "f": {
+                    "age": { "ge": 30, "le": 40 },
+                    "or": [{ "lastName": { "beginsWith": "L" } }, { "firstName": { "in": ["Ann", "Bo"] } }]
+                }
+            }),
+        )
+        .await;
+    assert!(
+        responses.iter().all(|r| r.0.get("errors").is_none()),
+        "{responses:?}"
+    );
+    let filters = sim.subscription_filters();
+    assert_eq!(filters.len(), 1, "{filters:?}");
+    let started = &filters[0];
+    assert_eq!(started.field, "onUpdateTrainer");
+    // ctx.args: the arguments as given, the enum as its name.
+    assert_eq!(
+        started.arguments,
+        json!({
+            "id": "t-1",
+            "specialty": "BODYBUILDING",
+            "filter": {
+                "age": { "ge": 30, "le": 40 },
+                "or": [{ "lastName": { "beginsWith": "L" } }, { "firstName": { "in": ["Ann", "Bo"] } }]
+            }
+        })
+    );
+    // Two operators on one field stay ANDed (toSubscriptionFilter would OR them).
+    let filter = json!({
+        "and": [
+            {
+                "or": [{ "lastName": { "beginsWith": "L" } }, { "firstName": { "in": ["Ann", "Bo"] } }],
+                "and": [{ "age": { "ge": 30 } }, { "age": { "le": 40 } }]
+            },
+            { "id": { "eq": "t-1" } },
+            { "specialty": { "eq": "BODYBUILDING" } }
+        ]
+    });
+    assert_eq!(
+        started.filter,
+        Some(json!({ "toSubscriptionFilter": filter }))
+    );
+    assert!(
+        sim.events().is_empty(),
+        "a subscription invokes no function"
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_without_arguments_sets_no_filter_and_one_too_deep_is_refused() {
+    let sim = on_embedded().await;
+    let plain = sim
+        .subscribe("subscription { onCreateTrainer { id } }", json!({}))
+        .await;
+    assert!(
+        plain.iter().all(|r| r.0.get("errors").is_none()),
+        "{plain:?}"
+    );
+    let mut deep = json!({ "age": { "eq": 1 } });
+    for _ in 0..9 {
+        deep = json!({ "or": [deep] });
+    }
+    let refused = sim
+        .subscribe(
+            "subscription On($f: ModelSubscriptionTrainersFilterInput) { onDeleteTrainer(filter: $f) { id } }",
+            json!({ "f": deep }),
+        )
+        .await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(
+        refused[0].error_types(),
+        ["ValidationError"],
+        "{}",
+        refused[0].0
+    );
+    let filters = sim.subscription_filters();
+    assert_eq!(filters.len(), 1, "only the one that started: {filters:?}");
+    assert_eq!(filters[0].field, "onCreateTrainer");
+    assert_eq!(filters[0].arguments, json!({}));
+    assert_eq!(filters[0].filter, None);
+}
