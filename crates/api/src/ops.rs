@@ -245,8 +245,11 @@ impl TrainerStore for MeteredStore {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<StorePage, StoreError> {
-        self.timed("list_by_specialty", self.0.list_by_specialty(query, after, limit))
-            .await
+        self.timed(
+            "list_by_specialty",
+            self.0.list_by_specialty(query, after, limit),
+        )
+        .await
     }
 
     fn token_key(&self) -> TokenKey {

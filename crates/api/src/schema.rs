@@ -434,9 +434,9 @@ impl Wanted {
             .id
             .as_ref()
             .is_none_or(|id| shown("id") && id.as_str() == event.trainer.id.as_str());
-        let specialty_ok = self.specialty.is_none_or(|s| {
-            shown("specialty") && event.trainer.specialty == Some(s.into())
-        });
+        let specialty_ok = self
+            .specialty
+            .is_none_or(|s| shown("specialty") && event.trainer.specialty == Some(s.into()));
         let filter_ok = self.filter.as_ref().is_none_or(|f| {
             f.matches_with(&|field: Field| {
                 if shown(field.name()) {

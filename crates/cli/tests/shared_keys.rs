@@ -190,7 +190,11 @@ async fn two_servers_on_one_table_share_keys_and_page_tokens() {
     // What anyone who knows the table's name could sign before: refused by both.
     let from_name = DynamoStore::new(local_client(&url), table.clone(), None).token_key();
     let position = json!({ "id": ids[0] }).to_string();
-    let forged = page_token::encode(&from_name, page_token::Scope::Specialty(None), position.as_bytes());
+    let forged = page_token::encode(
+        &from_name,
+        page_token::Scope::Specialty(None),
+        position.as_bytes(),
+    );
     for server in [&a, &b] {
         let error = page(server, &key, &json!(forged))
             .await

@@ -6,7 +6,13 @@ use serde_json::{json, Value};
 use crate::graphql_suite::ALL_FIELDS;
 use crate::target::{GraphqlResponse, Target};
 
-async fn create(t: &dyn Target, first: &str, last: &str, age: i32, specialty: Option<&str>) -> Value {
+async fn create(
+    t: &dyn Target,
+    first: &str,
+    last: &str,
+    age: i32,
+    specialty: Option<&str>,
+) -> Value {
     let resp = t
         .graphql(
             "mutation($f: String!, $l: String!, $a: Int!, $s: Specialty) {
@@ -17,7 +23,12 @@ async fn create(t: &dyn Target, first: &str, last: &str, age: i32, specialty: Op
     resp.ok()["createTrainer"].clone()
 }
 
-async fn filtered(t: &dyn Target, filter: Value, limit: i64, token: Option<&str>) -> GraphqlResponse {
+async fn filtered(
+    t: &dyn Target,
+    filter: Value,
+    limit: i64,
+    token: Option<&str>,
+) -> GraphqlResponse {
     t.graphql(
         &format!(
             "query($f: ModelTrainersFilterInput, $l: Int, $t: String) {{
@@ -109,7 +120,10 @@ pub async fn filtered_pages_are_exact_and_their_tokens_bound_to_the_filter(t: &d
     unfiltered.expect_error("ValidationError", "nextToken");
     // An empty filter is no filter.
     let all = filtered(t, json!({}), 100, None).await;
-    assert_eq!(all.ok()["allTrainers"]["items"].as_array().map(Vec::len), Some(14));
+    assert_eq!(
+        all.ok()["allTrainers"]["items"].as_array().map(Vec::len),
+        Some(14)
+    );
 }
 
 pub async fn count_trainers_counts_those_that_match(t: &dyn Target) {
@@ -123,18 +137,37 @@ pub async fn count_trainers_counts_those_that_match(t: &dyn Target) {
         resp.ok()["countTrainers"].as_i64()
     };
     assert_eq!(count(Value::Null).await, Some(0));
-    for (n, specialty) in ["YOUTHFITNESS", "BODYBUILDING", "YOUTHFITNESS"].iter().enumerate() {
-        create(t, "Ada", &format!("Last{n}"), 30 + n as i32, Some(specialty)).await;
+    for (n, specialty) in ["YOUTHFITNESS", "BODYBUILDING", "YOUTHFITNESS"]
+        .iter()
+        .enumerate()
+    {
+        create(
+            t,
+            "Ada",
+            &format!("Last{n}"),
+            30 + n as i32,
+            Some(specialty),
+        )
+        .await;
     }
     create(t, "Bo", "None", 50, None).await;
     assert_eq!(count(Value::Null).await, Some(4));
-    assert_eq!(count(json!({"specialty": {"eq": "YOUTHFITNESS"}})).await, Some(2));
-    assert_eq!(count(json!({"specialty": {"attributeExists": false}})).await, Some(1));
+    assert_eq!(
+        count(json!({"specialty": {"eq": "YOUTHFITNESS"}})).await,
+        Some(2)
+    );
+    assert_eq!(
+        count(json!({"specialty": {"attributeExists": false}})).await,
+        Some(1)
+    );
     assert_eq!(
         count(json!({"or": [{"age": {"gt": 40}}, {"lastName": {"eq": "Last1"}}]})).await,
         Some(2)
     );
-    assert_eq!(count(json!({"not": {"firstName": {"eq": "Ada"}}})).await, Some(1));
+    assert_eq!(
+        count(json!({"not": {"firstName": {"eq": "Ada"}}})).await,
+        Some(1)
+    );
 }
 
 pub async fn trainers_by_specialty_are_in_last_name_order_both_ways(t: &dyn Target) {
@@ -162,7 +195,10 @@ pub async fn trainers_by_specialty_are_in_last_name_order_both_ways(t: &dyn Targ
             pages.iter().take(pages.len() - 1).all(|p| p.len() == 2),
             "full pages before the last"
         );
-        pages.iter().flat_map(|p| field(p, "lastName")).collect::<Vec<_>>()
+        pages
+            .iter()
+            .flat_map(|p| field(p, "lastName"))
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         walk(Value::Null, Value::Null, Value::Null).await,
@@ -181,7 +217,12 @@ pub async fn trainers_by_specialty_are_in_last_name_order_both_ways(t: &dyn Targ
         ["Monet", "Moreau", "Mori"]
     );
     assert_eq!(
-        walk(Value::Null, Value::Null, json!({"lastName": {"contains": "o"}})).await,
+        walk(
+            Value::Null,
+            Value::Null,
+            json!({"lastName": {"contains": "o"}})
+        )
+        .await,
         ["Monet", "Moreau", "Mori", "Zola"]
     );
     by_specialty(t, json!({"s": "YOUTHFITNESS", "k": {"eq": "a", "gt": "b"}}))
@@ -190,9 +231,12 @@ pub async fn trainers_by_specialty_are_in_last_name_order_both_ways(t: &dyn Targ
     // A token of one sort order is refused by the other.
     let first = by_specialty(t, json!({"s": "YOUTHFITNESS", "l": 2})).await;
     let token = first.ok()["trainersBySpecialty"]["nextToken"].clone();
-    by_specialty(t, json!({"s": "YOUTHFITNESS", "l": 2, "d": "DESC", "t": token}))
-        .await
-        .expect_error("ValidationError", "another query or filter");
+    by_specialty(
+        t,
+        json!({"s": "YOUTHFITNESS", "l": 2, "d": "DESC", "t": token}),
+    )
+    .await
+    .expect_error("ValidationError", "another query or filter");
 }
 
 pub async fn a_condition_that_does_not_hold_changes_nothing(t: &dyn Target) {
@@ -235,7 +279,10 @@ pub async fn a_condition_that_does_not_hold_changes_nothing(t: &dyn Target) {
     )
     .await
     .expect_error("NotFound", "0190f2a4");
-    let holds = update(json!({"and": [{"firstName": {"eq": "Ada"}}, {"specialty": {"eq": "BODYBUILDING"}}]})).await;
+    let holds = update(
+        json!({"and": [{"firstName": {"eq": "Ada"}}, {"specialty": {"eq": "BODYBUILDING"}}]}),
+    )
+    .await;
     assert_eq!(holds.ok()["updateTrainers"]["version"], json!(2));
 }
 
@@ -260,5 +307,8 @@ pub async fn filters_beyond_their_bounds_are_validation_errors(t: &dyn Target) {
     .expect_error("ValidationError", "condition is nested more than 5 levels");
     filtered(t, json!({"age": {"between": [1]}}), 5, None)
         .await
-        .expect_error("ValidationError", "filter.age.between takes exactly two values");
+        .expect_error(
+            "ValidationError",
+            "filter.age.between takes exactly two values",
+        );
 }

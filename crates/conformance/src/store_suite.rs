@@ -411,15 +411,26 @@ pub async fn a_condition_that_fails_changes_nothing(store: Arc<dyn TrainerStore>
         store.delete(&t.id, &older).await,
         Err(StoreError::ConditionFailed)
     ));
-    assert_eq!(store.get(&t.id).await.expect("get"), Some(t.clone()), "unchanged");
+    assert_eq!(
+        store.get(&t.id).await.expect("get"),
+        Some(t.clone()),
+        "unchanged"
+    );
     // An unknown id is NotFound, a stale version a conflict, whatever the condition.
     assert!(matches!(
-        store.update(&TrainerId::generate(), &patch, &older, now).await,
+        store
+            .update(&TrainerId::generate(), &patch, &older, now)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
         store
-            .update(&t.id, &patch, &when(json!({"age": {"gt": 90}}), Some(5)), now)
+            .update(
+                &t.id,
+                &patch,
+                &when(json!({"age": {"gt": 90}}), Some(5)),
+                now
+            )
             .await,
         Err(StoreError::VersionConflict { actual: 1 })
     ));
@@ -446,7 +457,11 @@ pub async fn filtered_pages_count_matches_and_are_never_empty_before_the_end(
     let trainers: Vec<Trainer> = (0..60)
         .map(|n| {
             let mut t = trainer(n, Specialty::ALL.get(n % 5).copied());
-            t.age = if n % 15 == 7 { 42 } else { 20 + (n % 20) as i32 };
+            t.age = if n % 15 == 7 {
+                42
+            } else {
+                20 + (n % 20) as i32
+            };
             t
         })
         .collect();
@@ -465,10 +480,17 @@ pub async fn filtered_pages_count_matches_and_are_never_empty_before_the_end(
             filter: Some(&f),
         };
         let page = store.list(&query, None, limit).await.expect("list");
-        assert_eq!(page.items.len(), limit.min(4), "limit {limit} counts matches");
+        assert_eq!(
+            page.items.len(),
+            limit.min(4),
+            "limit {limit} counts matches"
+        );
         let got = walk_query(store.as_ref(), &query, limit).await;
         let got: Vec<&TrainerId> = got.iter().map(|t| &t.id).collect();
-        assert_eq!(got, want, "limit {limit}: the matches, in the store's order");
+        assert_eq!(
+            got, want,
+            "limit {limit}: the matches, in the store's order"
+        );
     }
     // With a specialty too.
     let f = filter(json!({"firstName": {"contains": "st1"}}));
@@ -478,8 +500,9 @@ pub async fn filtered_pages_count_matches_and_are_never_empty_before_the_end(
     };
     let got = walk_query(store.as_ref(), &query, 2).await;
     assert!(!got.is_empty());
-    assert!(got.iter().all(|t| t.specialty == Some(Specialty::YouthFitness)
-        && t.first_name.contains("st1")));
+    assert!(got
+        .iter()
+        .all(|t| t.specialty == Some(Specialty::YouthFitness) && t.first_name.contains("st1")));
     let want = trainers.iter().filter(|t| query.matches(t)).count();
     assert_eq!(got.len(), want);
 }
@@ -510,7 +533,9 @@ pub async fn counts_are_of_the_trainers_that_match(store: Arc<dyn TrainerStore>)
 pub async fn by_specialty_is_in_last_name_order_both_ways_and_narrows_by_key(
     store: Arc<dyn TrainerStore>,
 ) {
-    let names = ["Moreau", "adams", "Zola", "Émile", "Baker", "Mo", "Morel", "Yu"];
+    let names = [
+        "Moreau", "adams", "Zola", "Émile", "Baker", "Mo", "Morel", "Yu",
+    ];
     let trainers: Vec<Trainer> = (0..24)
         .map(|n| {
             let mut t = trainer(n, Specialty::ALL.get(n % 3).copied());
@@ -531,7 +556,8 @@ pub async fn by_specialty_is_in_last_name_order_both_ways_and_narrows_by_key(
         }
         v
     };
-    let names_of = |ts: Vec<Trainer>| -> Vec<String> { ts.into_iter().map(|t| t.last_name).collect() };
+    let names_of =
+        |ts: Vec<Trainer>| -> Vec<String> { ts.into_iter().map(|t| t.last_name).collect() };
     let f = filter(json!({"age": {"lt": 30}}));
     let keys = [
         None,
@@ -643,7 +669,10 @@ pub async fn every_answer_is_what_the_filter_says_of_random_trainers(store: Arc<
         want.sort();
         assert_eq!(got, want, "case {case}: {specialty:?} and {value}");
     }
-    assert!(telling >= 10, "only {telling} of 30 random filters kept some and dropped some");
+    assert!(
+        telling >= 10,
+        "only {telling} of 30 random filters kept some and dropped some"
+    );
 }
 
 /// Strings that compare in the ways that matter: case, accents, prefixes, one empty.
@@ -671,13 +700,25 @@ fn random_condition() -> impl proptest::strategy::Strategy<Value = serde_json::V
     let text = prop_oneof![word(), Just(String::new()), Just("n".to_string())];
     let string_op = (
         proptest::sample::select(vec![
-            "eq", "ne", "lt", "le", "gt", "ge", "contains", "notContains", "beginsWith",
+            "eq",
+            "ne",
+            "lt",
+            "le",
+            "gt",
+            "ge",
+            "contains",
+            "notContains",
+            "beginsWith",
         ]),
         text.clone(),
     )
         .prop_map(|(op, v)| json!({ op: v }));
     let between = (word(), word()).prop_map(|(a, b)| {
-        let (lo, hi) = if a.as_bytes() <= b.as_bytes() { (a, b) } else { (b, a) };
+        let (lo, hi) = if a.as_bytes() <= b.as_bytes() {
+            (a, b)
+        } else {
+            (b, a)
+        };
         json!({"between": [lo, hi]})
     });
     let string_cond = prop_oneof![string_op, between];

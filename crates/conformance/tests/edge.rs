@@ -457,7 +457,11 @@ async fn a_deeply_nested_argument_is_refused_and_the_server_lives_on() {
     let server = spawn_embedded().await;
     // 60 KiB of `{not:` nesting: too deep for any filter, and for a recursive parser's stack.
     let levels = 60 * 1024 / 6;
-    let value = format!("{}{{age:{{eq:1}}}}{}", "{not:".repeat(levels), "}".repeat(levels));
+    let value = format!(
+        "{}{{age:{{eq:1}}}}{}",
+        "{not:".repeat(levels),
+        "}".repeat(levels)
+    );
     let query = format!("{{ countTrainers(filter: {value}) }}");
     let body = json!({ "query": query }).to_string();
     let answer = raw(server.addr, &post(&body, TEST_API_KEY)).await;
@@ -466,6 +470,13 @@ async fn a_deeply_nested_argument_is_refused_and_the_server_lives_on() {
     let list = json!({ "query": format!("{{ allTrainers(specialty: {}) {{ nextToken }} }}", "[".repeat(levels)) });
     let answer = raw(server.addr, &post(&list.to_string(), TEST_API_KEY)).await;
     assert!(answer.contains("ValidationError"), "{answer:.300}");
-    let fine = raw(server.addr, &post(r#"{"query": "{ countTrainers }"}"#, TEST_API_KEY)).await;
-    assert!(fine.contains(r#"{"data":{"countTrainers":0}}"#), "{fine:.300}");
+    let fine = raw(
+        server.addr,
+        &post(r#"{"query": "{ countTrainers }"}"#, TEST_API_KEY),
+    )
+    .await;
+    assert!(
+        fine.contains(r#"{"data":{"countTrainers":0}}"#),
+        "{fine:.300}"
+    );
 }

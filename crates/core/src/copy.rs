@@ -41,7 +41,9 @@ where
 {
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let page = store.list(&ListQuery::default(), after.as_deref(), COPY_PAGE).await?;
+        let page = store
+            .list(&ListQuery::default(), after.as_deref(), COPY_PAGE)
+            .await?;
         each(page.items)?;
         match page.next {
             Some(next) => after = Some(next),
@@ -60,7 +62,9 @@ pub async fn copy_all(
     let mut count = CopyCount::default();
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let page = from.list(&ListQuery::default(), after.as_deref(), COPY_PAGE).await?;
+        let page = from
+            .list(&ListQuery::default(), after.as_deref(), COPY_PAGE)
+            .await?;
         count.insert(to, &page.items).await?;
         progress(count.total());
         match page.next {

@@ -255,7 +255,10 @@ impl Filter {
     /// Parses the JSON of a filter input object. `null` is no filter (`Ok(None)`), as is an
     /// object with no condition in it.
     pub fn parse(kind: FilterKind, value: &Value) -> Result<Option<Filter>, Error> {
-        let mut parser = Parser { kind, conditions: 0 };
+        let mut parser = Parser {
+            kind,
+            conditions: 0,
+        };
         let filter = match value {
             Value::Null => return Ok(None),
             Value::Object(object) => parser.object(object, 1, kind.argument())?,
@@ -331,7 +334,12 @@ impl Parser {
         Error::validation(self.kind.argument(), format!("{path} {what}"))
     }
 
-    fn object(&mut self, object: &Map<String, Value>, level: usize, path: &str) -> Result<Filter, Error> {
+    fn object(
+        &mut self,
+        object: &Map<String, Value>,
+        level: usize,
+        path: &str,
+    ) -> Result<Filter, Error> {
         if level > MAX_LEVELS {
             return Err(self.error(
                 self.kind.argument(),
@@ -376,7 +384,9 @@ impl Parser {
                 name => {
                     let field = Field::from_name(name)
                         .filter(|f| self.kind.has_field(*f))
-                        .ok_or_else(|| self.error(&here, "is not a field that can be filtered on"))?;
+                        .ok_or_else(|| {
+                            self.error(&here, "is not a field that can be filtered on")
+                        })?;
                     let Value::Object(ops) = value else {
                         return Err(self.error(&here, "must be an input object of operators"));
                     };
@@ -549,8 +559,7 @@ impl KeyCondition {
 
     /// Whether a last name meets it.
     pub fn holds(&self, last_name: &str) -> bool {
-        self.op()
-            .holds(Some(&Scalar::Str(last_name.to_string())))
+        self.op().holds(Some(&Scalar::Str(last_name.to_string())))
     }
 }
 
@@ -617,13 +626,18 @@ mod tests {
         let ada = trainer("Ada", "Lovelace", 36, Some(Specialty::Bodybuilding));
         assert!(list(json!({"firstName": {"eq": "Ada"}, "age": {"ge": 36}})).matches(&ada));
         assert!(!list(json!({"firstName": {"eq": "Ada"}, "age": {"gt": 36}})).matches(&ada));
-        assert!(list(json!({"or": [{"age": {"lt": 10}}, {"lastName": {"beginsWith": "Love"}}]}))
-            .matches(&ada));
+        assert!(
+            list(json!({"or": [{"age": {"lt": 10}}, {"lastName": {"beginsWith": "Love"}}]}))
+                .matches(&ada)
+        );
         assert!(!list(json!({"not": {"firstName": {"contains": "d"}}})).matches(&ada));
         assert!(list(json!({"age": {"between": [36, 40]}})).matches(&ada));
         assert!(!list(json!({"firstName": {"contains": "ADA"}})).matches(&ada));
         assert_eq!(Filter::parse(FilterKind::List, &json!({})).ok(), Some(None));
-        assert_eq!(Filter::parse(FilterKind::List, &json!({"or": []})).ok(), Some(None));
+        assert_eq!(
+            Filter::parse(FilterKind::List, &json!({"or": []})).ok(),
+            Some(None)
+        );
     }
 
     #[test]
@@ -633,9 +647,12 @@ mod tests {
         assert!(list(json!({"specialty": {"ne": "BODYBUILDING"}})).matches(&none));
         assert!(!list(json!({"specialty": {"eq": "BODYBUILDING"}})).matches(&none));
         assert!(list(json!({"not": {"specialty": {"eq": "BODYBUILDING"}}})).matches(&none));
-        let sub = Filter::parse(FilterKind::Subscription, &json!({"specialty": {"notIn": ["YOGA"]}}))
-            .ok()
-            .flatten();
+        let sub = Filter::parse(
+            FilterKind::Subscription,
+            &json!({"specialty": {"notIn": ["YOGA"]}}),
+        )
+        .ok()
+        .flatten();
         assert!(sub.is_some_and(|f| f.matches(&none)));
     }
 
@@ -658,15 +675,24 @@ mod tests {
             deep = json!({ "not": deep });
         }
         let e = refused(FilterKind::Condition, deep);
-        assert!(e.starts_with("condition is nested more than 5 levels"), "{e}");
+        assert!(
+            e.starts_with("condition is nested more than 5 levels"),
+            "{e}"
+        );
         let e = refused(FilterKind::List, json!({"age": {"between": [1]}}));
-        assert_eq!(e, "filter.age.between takes exactly two values, the lower first");
+        assert_eq!(
+            e,
+            "filter.age.between takes exactly two values, the lower first"
+        );
         let e = refused(FilterKind::List, json!({"age": {"between": [5, 1]}}));
         assert_eq!(e, "filter.age.between takes its lower value first");
         let e = refused(FilterKind::Condition, json!({"id": {"eq": "x"}}));
         assert_eq!(e, "condition.id is not a field that can be filtered on");
         let e = refused(FilterKind::List, json!({"specialty": {"contains": "Y"}}));
-        assert_eq!(e, "filter.specialty.contains is not an operator of this field");
+        assert_eq!(
+            e,
+            "filter.specialty.contains is not an operator of this field"
+        );
         let e = refused(FilterKind::List, json!({"or": [{"age": {"eq": "x"}}]}));
         assert_eq!(e, "filter.or[0].age.eq must be a 32-bit integer");
         let e = refused(FilterKind::Subscription, json!({"not": {}}));
@@ -692,7 +718,9 @@ mod tests {
 
     #[test]
     fn key_conditions_take_one_operator() {
-        let k = KeyCondition::parse(&json!({"beginsWith": "Lo"})).ok().flatten();
+        let k = KeyCondition::parse(&json!({"beginsWith": "Lo"}))
+            .ok()
+            .flatten();
         assert_eq!(k, Some(KeyCondition::BeginsWith("Lo".into())));
         assert!(KeyCondition::parse(&json!({"eq": "a", "gt": "b"})).is_err());
         assert!(KeyCondition::parse(&json!({"between": ["b", "a"]})).is_err());

@@ -147,7 +147,8 @@ mod tests {
     fn filters() -> impl Strategy<Value = Scope> {
         prop_oneof![
             Just(Scope::Specialty(None)),
-            proptest::sample::select(Specialty::ALL.to_vec()).prop_map(|s| Scope::Specialty(Some(s))),
+            proptest::sample::select(Specialty::ALL.to_vec())
+                .prop_map(|s| Scope::Specialty(Some(s))),
             any::<[u8; 8]>().prop_map(Scope::Digest),
         ]
     }

@@ -9,7 +9,9 @@ use crate::error::{error_chain, Error};
 use crate::filter::{Filter, KeyCondition, SortDirection};
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::{self, Scope, TokenKey};
-use crate::store::{ListQuery, Precondition, SpecialtyQuery, StoreError, TrainerPatch, TrainerStore};
+use crate::store::{
+    ListQuery, Precondition, SpecialtyQuery, StoreError, TrainerPatch, TrainerStore,
+};
 use crate::validation::{self, Age, TrainerName};
 
 #[derive(Clone, Debug, Default)]

@@ -35,7 +35,11 @@ impl Sql {
     pub fn filter(&mut self, filter: &Filter) {
         match filter {
             Filter::And(parts) | Filter::Or(parts) if parts.is_empty() => {
-                self.push(if matches!(filter, Filter::And(_)) { "1" } else { "0" });
+                self.push(if matches!(filter, Filter::And(_)) {
+                    "1"
+                } else {
+                    "0"
+                });
             }
             Filter::And(parts) | Filter::Or(parts) => {
                 let joiner = if matches!(filter, Filter::And(_)) {

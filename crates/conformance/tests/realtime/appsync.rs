@@ -373,7 +373,10 @@ async fn appsync_filter_argument_applies_to_the_payload() {
     update_age(&server, id, 30).await;
     update_age(&server, id, 41).await;
     let payload = data(&mut client, "older").await;
-    assert_eq!(payload["data"]["onUpdateTrainer"], json!({"id": id, "age": 41}));
+    assert_eq!(
+        payload["data"]["onUpdateTrainer"],
+        json!({"id": id, "age": 41})
+    );
     client.expect_silence().await;
 }
 
