@@ -116,7 +116,10 @@ mod tests {
             // The GraphQL suite's cases of section 10 live in graphql_filters.rs.
             (
                 "graphql_suite",
-                concat!(include_str!("graphql_suite.rs"), include_str!("graphql_filters.rs")),
+                concat!(
+                    include_str!("graphql_suite.rs"),
+                    include_str!("graphql_filters.rs")
+                ),
             ),
             ("http_suite", include_str!("http_suite.rs")),
         ];
