@@ -53,6 +53,11 @@ through_nginx!(
     errors_have_the_appsync_shape,
     invalid_query_is_a_validation_error,
     variables_are_accepted,
+    filtered_pages_are_exact_and_their_tokens_bound_to_the_filter,
+    count_trainers_counts_those_that_match,
+    trainers_by_specialty_are_in_last_name_order_both_ways,
+    a_condition_that_does_not_hold_changes_nothing,
+    filters_beyond_their_bounds_are_validation_errors,
 );
 
 /// The cases `graphql_suite!` expands to, read from its source.
