@@ -255,6 +255,45 @@ test('onCreateTrainer(specialty:) gets only that specialty', async () => {
   }
 });
 
+test('Amplify-shaped filters: a filtered subscription, exact filtered pages, a condition that fails', async () => {
+  const sub = await subscribe(
+    `subscription OnOld($filter: ModelSubscriptionTrainersFilterInput) {
+      onCreateTrainer(filter: $filter) { id firstName age }
+    }`,
+    { filter: { age: { ge: 90 }, firstName: { beginsWith: 'Old' } } },
+  );
+  let old;
+  try {
+    await create('Young', 'BODYBUILDING', 30);
+    await create('Oldish', 'BODYBUILDING', 80);
+    old = await create('Olde', 'BODYBUILDING', 95);
+    const event = await sub.events.next();
+    assert.deepEqual(event.data.onCreateTrainer, { id: old.id, firstName: 'Olde', age: 95 });
+  } finally {
+    sub.subscription.unsubscribe();
+  }
+
+  const page = await client.graphql({
+    query: `query Old($filter: ModelTrainersFilterInput) {
+      allTrainers(filter: $filter, limit: 1) { items { id } nextToken }
+    }`,
+    variables: { filter: { age: { ge: 90 }, firstName: { beginsWith: 'Old' } } },
+  });
+  assert.deepEqual(page.data.allTrainers, { items: [{ id: old.id }], nextToken: null });
+
+  const errors = await errorsOf(
+    client.graphql({
+      query: `mutation Older($id: ID!, $condition: ModelTrainersConditionInput) {
+        updateTrainers(id: $id, age: 96, condition: $condition) { id }
+      }`,
+      variables: { id: old.id, condition: { age: { lt: 90 } } },
+    }),
+  );
+  assert.equal(errors[0].errorType, 'ConditionalCheckFailedException');
+  const still = await client.graphql({ query: GET, variables: { id: old.id } });
+  assert.equal(still.data.getTrainer.age, 95);
+});
+
 test('onUpdateTrainer(id:) gets only that trainer', async () => {
   const target = await create('Target');
   const other = await create('Other');
