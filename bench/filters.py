@@ -94,11 +94,12 @@ def dynalite(results):
     if not endpoint:
         results["dynalite"] = "skipped: run through bench/filters.sh, which starts dynalite"
         return
-    n = int(os.environ.get("BENCH_DYNALITE_N", "20000"))
+    n = int(os.environ.get("BENCH_DYNALITE_N", "50000"))
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1"}
     table = f"bench{int(time.time())}"
-    common = ["--store", "dynamodb", "--table", table, "--endpoint-url", endpoint]
-    subprocess.run([bench.TRAINERS, "table", "create", *common], check=True, env=env,
+    where = ["--table", table, "--endpoint-url", endpoint]
+    common = ["--store", "dynamodb", *where]
+    subprocess.run([bench.TRAINERS, "table", "create", *where], check=True, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bench.log(f"importing {n:,} trainers into dynalite")
     subprocess.run([bench.TRAINERS, "import", "--generate", str(n), *common], check=True, env=env,

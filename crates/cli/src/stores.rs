@@ -135,7 +135,7 @@ impl StoreArgs {
 
 #[derive(clap::Subcommand)]
 pub enum TableCommand {
-    /// Make the DynamoDB table and its index, and the table of API keys beside it (on-demand
+    /// Make the DynamoDB table and its indexes, and the table of API keys beside it (on-demand
     /// billing), and wait until they are ACTIVE. One that exists already is left as it is (a
     /// table made before API keys were kept in DynamoDB gets its keys table); both is an error.
     Create {
