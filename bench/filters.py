@@ -138,8 +138,8 @@ def report(results):
         lines += ["", f"dynalite: a filtered scan examined **{d['items_examined_per_s']:,.0f} items/s** "
                   f"({d['items']:,} items in {d['scan_ms']:,.0f} ms); at 1,000,000 items a page of a filter "
                   f"that matches nothing would take about "
-                  f"{d['a page of a filter matching nothing at 1,000,000 items (s, extrapolated)']:,.0f} s "
-                  "(extrapolated; past the 30 s request deadline)."]
+                  f"{d['a page of a filter matching nothing at 1,000,000 items (s, extrapolated)']:,.1f} s "
+                  "(extrapolated from this rate; the request deadline is 30 s)."]
     else:
         lines += ["", f"dynalite: {d}"]
     return "\n".join(lines) + "\n"

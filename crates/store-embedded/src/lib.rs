@@ -35,6 +35,10 @@ const DB_FILE: &str = "trainers.sqlite3";
 /// Held locked while a store is open: one process at a time serves a data directory.
 const LOCK_FILE: &str = "trainers.lock";
 const MAX_IDLE_READERS: usize = 8;
+/// Long reads (filtered pages, counts) running at once; the others wait their turn, so that many
+/// clients asking for filtered scans cost a bounded number of threads, connections and page
+/// caches. Short reads (a trainer, an unfiltered page) never wait for them.
+const MAX_LONG_READS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -103,6 +107,7 @@ struct Inner {
     path: PathBuf,
     writer: tokio::sync::mpsc::Sender<WriteJob>,
     readers: Mutex<Vec<Connection>>,
+    long_reads: tokio::sync::Semaphore,
     token_key: TokenKey,
     /// Locked for as long as the store is open.
     _lock: std::fs::File,
@@ -130,6 +135,7 @@ impl EmbeddedStore {
                 path,
                 writer,
                 readers: Mutex::new(vec![reader]),
+                long_reads: tokio::sync::Semaphore::new(MAX_LONG_READS),
                 token_key,
                 _lock: lock,
             }),
@@ -201,11 +207,18 @@ impl EmbeddedStore {
         out
     }
 
-    /// A read that may take long (a count, an integrity check): on the blocking pool.
+    /// A read that may take long (a filtered page, a count, an integrity check): on the
+    /// blocking pool, at most [`MAX_LONG_READS`] at once.
     async fn read_long<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let _turn = self
+            .inner
+            .long_reads
+            .acquire()
+            .await
+            .map_err(|e| StoreError::backend("the store is closing", e))?;
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.read(f))
             .await
@@ -394,17 +407,9 @@ impl TrainerStore for EmbeddedStore {
         limit: usize,
     ) -> Result<StorePage, StoreError> {
         let after = after.map(decode_name_position).transpose()?;
-        let (specialty, direction) = (query.specialty, query.direction);
-        let (key, filter) = (query.last_name.cloned(), query.filter.cloned());
-        self.read_long(move |conn| {
-            let query = SpecialtyQuery {
-                specialty,
-                last_name: key.as_ref(),
-                direction,
-                filter: filter.as_ref(),
-            };
+        let page = move |conn: &Connection, query: &SpecialtyQuery<'_>| {
             let after = after.as_ref().map(|(n, id)| (n.as_str(), id.as_str()));
-            let mut items = schema::list_by_specialty(conn, &query, after, limit + 1)
+            let mut items = schema::list_by_specialty(conn, query, after, limit + 1)
                 .map_err(|e| StoreError::backend("cannot list trainers by specialty", e))?;
             let next = if items.len() > limit {
                 items.truncate(limit);
@@ -413,6 +418,21 @@ impl TrainerStore for EmbeddedStore {
                 None
             };
             Ok(StorePage { items, next })
+        };
+        // Without a filter, a range of the index: as short as an unfiltered page, so inline.
+        let Some(filter) = query.filter.cloned() else {
+            return self.read(|conn| page(conn, query));
+        };
+        let (specialty, direction, key) =
+            (query.specialty, query.direction, query.last_name.cloned());
+        self.read_long(move |conn| {
+            let query = SpecialtyQuery {
+                specialty,
+                last_name: key.as_ref(),
+                direction,
+                filter: Some(&filter),
+            };
+            page(conn, &query)
         })
         .await
     }
