@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use trainers_core::{KeySource, TrainerStore};
 use trainers_store_dynamodb::{
-    client_from_env, create_keys_table, create_table, exists_already, keys_table_name,
-    token_key_from_secret, wait_until_active, DynamoKeys, DynamoStore, DEFAULT_TABLE,
-    TOKEN_SECRET_ENV,
+    add_missing_indexes, client_from_env, create_keys_table, create_table, exists_already,
+    keys_table_name, token_key_from_secret, wait_until_active, DynamoKeys, DynamoStore,
+    DEFAULT_TABLE, TOKEN_SECRET_ENV,
 };
 use trainers_store_embedded::{EmbeddedStore, KeyStore};
 
@@ -136,8 +136,9 @@ impl StoreArgs {
 #[derive(clap::Subcommand)]
 pub enum TableCommand {
     /// Make the DynamoDB table and its indexes, and the table of API keys beside it (on-demand
-    /// billing), and wait until they are ACTIVE. One that exists already is left as it is (a
-    /// table made before API keys were kept in DynamoDB gets its keys table); both is an error.
+    /// billing), and wait until they are ACTIVE. One that exists already is left as it is, but
+    /// for what an older version did not make (the keys table, an index); both complete is an
+    /// error.
     Create {
         #[arg(long, env = "TRAINERS_TABLE", default_value = DEFAULT_TABLE)]
         table: String,
@@ -174,7 +175,21 @@ async fn create_tables(
 ) -> anyhow::Result<()> {
     let trainers = match create_table(client, table).await {
         Ok(()) => true,
-        Err(e) if exists_already(&e) => false,
+        Err(e) if exists_already(&e) => {
+            // A table made by an older version: it gets the indexes it lacks.
+            let added = add_missing_indexes(client, table).await?;
+            if !added.is_empty() {
+                eprintln!(
+                    "the DynamoDB table {table} exists already; added its index {}; it is ACTIVE",
+                    added.join(", ")
+                );
+                return create_keys_table(client, keys_table)
+                    .await
+                    .or_else(|e| if exists_already(&e) { Ok(()) } else { Err(e) })
+                    .map_err(Into::into);
+            }
+            false
+        }
         Err(e) => return Err(e.into()),
     };
     let keys = match create_keys_table(client, keys_table).await {

@@ -19,9 +19,8 @@
 //! specialty are in neither index. `bySpecialty` serves `allTrainers(specialty:)`,
 //! `bySpecialtyLastName` ([`SPECIALTY_LAST_NAME_INDEX`]) serves `trainersBySpecialty`. A table
 //! made before the second index existed is refused by [`DynamoStore::open`] until the index is
-//! added (the CDK stack adds it on deploy; elsewhere `aws dynamodb update-table
-//! --attribute-definitions AttributeName=lastName,AttributeType=S
-//! --global-secondary-index-updates 'Create={...}'`).
+//! added: `trainers table create` adds it ([`add_missing_indexes`]), as the CDK stack does on
+//! deploy.
 //!
 //! # Items of the original tutorial
 //!
@@ -133,7 +132,8 @@ pub use client::{
 pub use item::{LEGACY_TIMESTAMP, LEGACY_VERSION};
 pub use keys::{keys_table_name, DynamoKeys};
 pub use table::{
-    create_keys_table, create_table, exists_already, wait_until_active, ACTIVE_TIMEOUT,
+    add_missing_indexes, create_keys_table, create_table, exists_already, wait_until_active,
+    ACTIVE_TIMEOUT,
 };
 
 use expr::{split, Expressions, Term};

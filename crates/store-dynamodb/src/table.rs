@@ -3,8 +3,9 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TableDescription, TableStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ProvisionedThroughput, ScalarAttributeType, TableDescription, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 use trainers_core::StoreError;
@@ -27,12 +28,142 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .attribute_definitions(string_attribute(SPECIALTY)?)
         .attribute_definitions(string_attribute(LAST_NAME)?)
         .key_schema(key_element(ID, KeyType::Hash)?)
-        .global_secondary_indexes(index(SPECIALTY_INDEX, SPECIALTY, ID)?)
-        .global_secondary_indexes(index(SPECIALTY_LAST_NAME_INDEX, SPECIALTY, LAST_NAME)?)
+        .set_global_secondary_indexes(Some(
+            INDEXES
+                .iter()
+                .map(|(name, partition, sort)| index(name, partition, sort))
+                .collect::<Result<Vec<_>, _>>()?,
+        ))
         .send()
         .await
         .map_err(|e| creation_error(name, e))?;
     wait_until_active(client, name).await
+}
+
+/// The indexes of the table: name, partition key, sort key.
+const INDEXES: [(&str, &str, &str); 2] = [
+    (SPECIALTY_INDEX, SPECIALTY, ID),
+    (SPECIALTY_LAST_NAME_INDEX, SPECIALTY, LAST_NAME),
+];
+
+/// Adds to an existing table the indexes it lacks (a table made before `bySpecialtyLastName`
+/// existed), one at a time as DynamoDB requires, and waits until they are `ACTIVE`. Returns the
+/// names of those added.
+pub async fn add_missing_indexes(
+    client: &Client,
+    name: &str,
+) -> Result<Vec<&'static str>, StoreError> {
+    let missing = format!("make it with `trainers table create --table {name}`");
+    let table = wait_active(client, name, &missing).await?;
+    // A table on provisioned capacity needs the index's throughput: the table's own. An
+    // on-demand table must not be given one.
+    let on_demand = table.billing_mode_summary().and_then(|b| b.billing_mode())
+        == Some(&BillingMode::PayPerRequest);
+    let throughput = match (on_demand, table.provisioned_throughput()) {
+        (false, Some(t)) => Some(capacity(
+            t.read_capacity_units().unwrap_or(1),
+            t.write_capacity_units().unwrap_or(1),
+        )?),
+        _ => None,
+    };
+    let mut added = Vec::new();
+    for (index, partition, sort) in INDEXES {
+        if has_index(&table, index) {
+            continue;
+        }
+        create_index(client, name, (index, partition, sort), throughput.clone())
+            .await
+            .map_err(|e| {
+                StoreError::backend(format!("cannot add the index {index} to {name}"), e)
+            })?;
+        wait_for_index(client, name, index, &missing).await?;
+        added.push(index);
+    }
+    if !added.is_empty() {
+        wait_until_active(client, name).await?;
+    }
+    Ok(added)
+}
+
+/// Waits until the table's `index` and everything else is `ACTIVE`. DynamoDB lists a new index
+/// at once (`CREATING`); a server that still does not list it after a few seconds will not build
+/// it (dynalite accepts the request and never does).
+async fn wait_for_index(
+    client: &Client,
+    name: &str,
+    index: &str,
+    missing: &str,
+) -> Result<(), StoreError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let table = describe(client, name, missing).await?;
+        if has_index(&table, index) && is_active(&table) {
+            return Ok(());
+        }
+        if !has_index(&table, index) && started.elapsed() > Duration::from_secs(5) {
+            return Err(StoreError::backend_msg(format!(
+                "the DynamoDB server accepted the index {index} of {name} but does not build it: \
+                 make a new table (trainers export, table create, import)"
+            )));
+        }
+        if started.elapsed() > ACTIVE_TIMEOUT {
+            return Err(StoreError::backend_msg(format!(
+                "the index {index} of {name} is not ACTIVE after {} s",
+                ACTIVE_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn capacity(read: i64, write: i64) -> Result<ProvisionedThroughput, StoreError> {
+    ProvisionedThroughput::builder()
+        .read_capacity_units(read.max(1))
+        .write_capacity_units(write.max(1))
+        .build()
+        .map_err(|e| StoreError::backend("cannot describe an index's throughput", e))
+}
+
+/// One `UpdateTable` that creates one index (DynamoDB takes one at a time).
+async fn create_index(
+    client: &Client,
+    name: &str,
+    (index, partition, sort): (&str, &str, &str),
+    throughput: Option<ProvisionedThroughput>,
+) -> Result<(), StoreError> {
+    let action = CreateGlobalSecondaryIndexAction::builder()
+        .set_provisioned_throughput(throughput)
+        .index_name(index)
+        .key_schema(key_element(partition, KeyType::Hash)?)
+        .key_schema(key_element(sort, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(|e| StoreError::backend(format!("cannot describe the index {index}"), e))?;
+    client
+        .update_table()
+        .table_name(name)
+        .attribute_definitions(string_attribute(partition)?)
+        .attribute_definitions(string_attribute(sort)?)
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder().create(action).build(),
+        )
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| StoreError::backend(format!("cannot add the index {index} to {name}"), e))
+}
+
+fn has_index(table: &TableDescription, index: &str) -> bool {
+    table
+        .global_secondary_indexes()
+        .iter()
+        .any(|i| i.index_name() == Some(index))
 }
 
 /// A global secondary index that projects every attribute.
@@ -151,14 +282,10 @@ fn is_active(table: &TableDescription) -> bool {
 }
 
 fn check_index(table: &TableDescription, name: &str) -> Result<(), StoreError> {
-    for wanted in [SPECIALTY_INDEX, SPECIALTY_LAST_NAME_INDEX] {
-        let has_index = table
-            .global_secondary_indexes()
-            .iter()
-            .any(|i| i.index_name() == Some(wanted));
-        if !has_index {
+    for (wanted, _, _) in INDEXES {
+        if !has_index(table, wanted) {
             return Err(StoreError::backend_msg(format!(
-                "the DynamoDB table {name} has no index {wanted} (see the table layout in the README)"
+                "the DynamoDB table {name} has no index {wanted}: add it with `trainers table create --table {name}`"
             )));
         }
     }
