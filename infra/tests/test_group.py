@@ -37,6 +37,8 @@ LOGICAL_IDS = {
     "SubscriptionOnDeleteTrainerResolver3854B383": "AWS::AppSync::Resolver",
     "SubscriptionOnUpdateTrainerResolver6E4CCBAA": "AWS::AppSync::Resolver",
     "SubscriptionSource05BFE71C": "AWS::AppSync::DataSource",
+    # The function's page-token secret (`<table>-keys`), added after filters.
+    "KeysTableDD857A22": "AWS::DynamoDB::Table",
 }
 
 

@@ -8,8 +8,8 @@ import json
 import re
 
 from conftest import INFRA
-from test_stack import getatt, of_type, one
-from trainers_infra.resolver_function import INDEX_ACTIONS, TABLE_ACTIONS
+from test_stack import getatt, keys_table, of_type, one, trainers_table
+from trainers_infra.resolver_function import INDEX_ACTIONS, KEYS_TABLE_ACTIONS, TABLE_ACTIONS
 from trainers_infra.table import INDEX_NAMES
 
 STORE_SRC = INFRA.parent / "crates" / "store-dynamodb" / "src"
@@ -60,7 +60,8 @@ def test_no_managed_policy_and_no_wildcard_anywhere(resources):
 
 
 def test_the_function_does_only_the_stores_dynamodb_actions_on_its_table_and_index(resources):
-    table, _ = one(resources, "AWS::DynamoDB::Table")
+    table, _ = trainers_table(resources)
+    keys, _ = keys_table(resources)
     logs = next(
         k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs")
     )
@@ -90,6 +91,12 @@ def test_the_function_does_only_the_stores_dynamodb_actions_on_its_table_and_ind
             ],
         },
         {
+            "Sid": "PageTokenSecret",
+            "Effect": "Allow",
+            "Action": list(KEYS_TABLE_ACTIONS),
+            "Resource": getatt(keys, "Arn"),
+        },
+        {
             "Sid": "Logs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -101,7 +108,7 @@ def test_the_function_does_only_the_stores_dynamodb_actions_on_its_table_and_ind
 def test_the_function_may_query_every_index_of_the_table_and_no_other(resources):
     """An index added to the table without a grant fails here: the store's queries of it would
     be refused (AccessDeniedException) in the cloud only."""
-    _, table = one(resources, "AWS::DynamoDB::Table")
+    _, table = trainers_table(resources)
     indexes = [i["IndexName"] for i in table["Properties"]["GlobalSecondaryIndexes"]]
     assert indexes == list(INDEX_NAMES)
     _, r = role(resources, "ResolverRole")

@@ -22,7 +22,8 @@ from trainers_infra.graphql_api import (
 REPO = INFRA.parent
 
 EXPECTED_TYPES = {
-    "AWS::DynamoDB::Table": 1,
+    # The trainers, and `<table>-keys` (the page-token secret).
+    "AWS::DynamoDB::Table": 2,
     "AWS::Lambda::Function": 1,
     "AWS::Logs::LogGroup": 2,
     "AWS::IAM::Role": 3,
@@ -45,6 +46,25 @@ def one(resources: dict, type_: str) -> tuple[str, dict]:
     found = of_type(resources, type_)
     assert len(found) == 1, f"one {type_}, found {list(found)}"
     return next(iter(found.items()))
+
+
+def trainers_table(resources: dict) -> tuple[str, dict]:
+    """The table of the trainers (the other is its keys table)."""
+    (found,) = [
+        (k, v)
+        for k, v in of_type(resources, "AWS::DynamoDB::Table").items()
+        if k.startswith("Table")
+    ]
+    return found
+
+
+def keys_table(resources: dict) -> tuple[str, dict]:
+    (found,) = [
+        (k, v)
+        for k, v in of_type(resources, "AWS::DynamoDB::Table").items()
+        if k.startswith("KeysTable")
+    ]
+    return found
 
 
 def getatt(logical_id: str, attr: str) -> dict:
@@ -143,6 +163,20 @@ def test_destroy_table_flag_lets_the_table_go(tmp_path_factory, fake_asset, flag
     )
 
 
+def test_the_keys_table_is_named_after_the_table_as_trainers_serve_looks_for_it(resources):
+    """`trainers serve --store dynamodb --table T` reads the page-token secret from `T-keys`:
+    named so, a server on the deployed table signs tokens as the function does."""
+    table, _ = trainers_table(resources)
+    _, keys = keys_table(resources)
+    assert keys["Properties"]["TableName"] == {"Fn::Join": ["", [{"Ref": table}, "-keys"]]}
+    assert keys["Properties"]["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert keys["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert keys["Properties"]["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True
+    }
+    assert keys["DeletionPolicy"] == "Retain"
+
+
 # --- the API ---------------------------------------------------------------------------------
 
 
@@ -219,7 +253,8 @@ def test_a_missing_lambda_asset_is_refused_with_the_way_to_build_it(tmp_path_fac
 
 
 def test_function_is_the_rust_bootstrap_on_al2023(template, resources):
-    table, _ = one(resources, "AWS::DynamoDB::Table")
+    table, _ = trainers_table(resources)
+    keys, _ = keys_table(resources)
     role = next(k for k in of_type(resources, "AWS::IAM::Role") if k.startswith("ResolverRole"))
     logs = next(
         k for k in of_type(resources, "AWS::Logs::LogGroup") if k.startswith("ResolverLogs")
@@ -230,7 +265,9 @@ def test_function_is_the_rust_bootstrap_on_al2023(template, resources):
             "Runtime": "provided.al2023",
             "Handler": "bootstrap",
             "Architectures": ["x86_64"],
-            "Environment": {"Variables": {"TABLE_NAME": {"Ref": table}}},
+            "Environment": {
+                "Variables": {"TABLE_NAME": {"Ref": table}, "TRAINERS_KEYS_TABLE": {"Ref": keys}}
+            },
             "Role": getatt(role, "Arn"),
             "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": logs}},
             "Code": {"S3Bucket": Match.any_value(), "S3Key": Match.string_like_regexp(r"\.zip$")},
@@ -349,7 +386,7 @@ def test_resolvers_wait_for_the_schema(resources):
 def test_outputs_give_the_urls_and_the_key_id(template, resources):
     api, _ = one(resources, "AWS::AppSync::GraphQLApi")
     key, _ = one(resources, "AWS::AppSync::ApiKey")
-    table, _ = one(resources, "AWS::DynamoDB::Table")
+    table, _ = trainers_table(resources)
     template.has_output("GraphQLUrl", {"Value": getatt(api, "GraphQLUrl")})
     template.has_output("RealtimeUrl", {"Value": getatt(api, "RealtimeUrl")})
     template.has_output("ApiKeyId", {"Value": getatt(key, "ApiKeyId")})

@@ -26,15 +26,24 @@ TABLE_ACTIONS = (
     "dynamodb:Scan",
 )
 INDEX_ACTIONS = ("dynamodb:Query",)
+# The page-token secret in the keys table: read it, or put it once (a conditional put).
+KEYS_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 
 
 class ResolverFunction(Group):
     """The function that resolves every field: the `bootstrap` in `asset_dir` on
     provided.al2023, on `table`. Its role may do only what the store does, on that table and its
-    indexes, and write the function's own log group."""
+    indexes, read or put once the page-token secret in `keys_table`, and write the function's
+    own log group."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, asset_dir: Path
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable,
+        keys_table: dynamodb.ITable,
+        asset_dir: Path,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -62,6 +71,11 @@ class ResolverFunction(Group):
                             resources=[f"{table.table_arn}/index/{name}" for name in INDEX_NAMES],
                         ),
                         iam.PolicyStatement(
+                            sid="PageTokenSecret",
+                            actions=list(KEYS_TABLE_ACTIONS),
+                            resources=[keys_table.table_arn],
+                        ),
+                        iam.PolicyStatement(
                             sid="Logs",
                             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                             resources=[self.log_group.log_group_arn],
@@ -84,5 +98,8 @@ class ResolverFunction(Group):
             role=self.role.without_policy_updates(),
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            environment={"TABLE_NAME": table.table_name},
+            environment={
+                "TABLE_NAME": table.table_name,
+                "TRAINERS_KEYS_TABLE": keys_table.table_name,
+            },
         )

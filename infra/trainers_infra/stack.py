@@ -20,9 +20,14 @@ STACK_NAME = "TrainersApi"
 class TrainersApiStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, settings: Settings, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.table = TrainersTable(self, "Table", destroy=settings.destroy_table).table
+        tables = TrainersTable(self, "Table", destroy=settings.destroy_table)
+        self.table = tables.table
         self.function = ResolverFunction(
-            self, "Resolver", table=self.table, asset_dir=settings.lambda_asset_dir
+            self,
+            "Resolver",
+            table=self.table,
+            keys_table=tables.keys_table,
+            asset_dir=settings.lambda_asset_dir,
         ).function
         api = TrainersGraphqlApi(
             self,

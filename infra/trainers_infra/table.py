@@ -17,8 +17,10 @@ INDEX_NAMES = (INDEX_NAME, LAST_NAME_INDEX_NAME)
 
 class TrainersTable(Group):
     """The trainers by `id`, and two indexes: `bySpecialty` (`specialty`, then `id`) and
-    `bySpecialtyLastName` (`specialty`, then `lastName`): on demand, with point-in-time recovery
-    and encryption at rest. Kept, and protected from deletion, unless `destroy`."""
+    `bySpecialtyLastName` (`specialty`, then `lastName`); beside it, `<table>-keys`, where the
+    function keeps the secret that signs page tokens (`secret#page-token`, as `trainers serve`
+    does: a server on the same table then shares it). Both on demand, with point-in-time
+    recovery and encryption at rest; kept, and protected from deletion, unless `destroy`."""
 
     def __init__(self, scope: Construct, construct_id: str, *, destroy: bool) -> None:
         super().__init__(scope, construct_id)
@@ -47,4 +49,18 @@ class TrainersTable(Group):
             partition_key=dynamodb.Attribute(name="specialty", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="lastName", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
+        )
+        self.keys_table = dynamodb.Table(
+            self,
+            "KeysTable",
+            # crates/store-dynamodb's keys_table_name: `trainers serve --table T` finds it.
+            table_name=f"{self.table.table_name}-keys",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+            deletion_protection=not destroy,
         )

@@ -14,15 +14,18 @@ use trainers_conformance::appsync_sim::AppSyncSim;
 use trainers_conformance::server::embedded_store;
 use trainers_conformance::Target;
 use trainers_conformance::{dynamodb_endpoint, graphql_suite};
-use trainers_store_dynamodb::{create_table, local_client, DynamoStore};
+use trainers_core::page_token::{self, Scope};
+use trainers_store_dynamodb::{
+    create_keys_table, create_table, keys_table_name, local_client, Client, DynamoKeys, DynamoStore,
+};
 
 async fn on_embedded() -> AppSyncSim {
     let (store, dir) = embedded_store();
     AppSyncSim::new(store, Some(Box::new(dir)))
 }
 
-/// A fresh table on dynalite, the Lambda's store on it.
-async fn on_dynalite() -> AppSyncSim {
+/// A fresh table and its keys table on dynalite, as the stack makes them: their names.
+async fn fresh_tables() -> (Client, String, String) {
     static TABLES: AtomicUsize = AtomicUsize::new(0);
     let endpoint = dynamodb_endpoint("TRAINERS_TEST_DYNALITE");
     let client = local_client(&endpoint);
@@ -34,7 +37,60 @@ async fn on_dynalite() -> AppSyncSim {
     create_table(&client, &table)
         .await
         .expect("a fresh table on dynalite");
-    AppSyncSim::new(Arc::new(DynamoStore::new(client, table, None)), None)
+    let keys = keys_table_name(&table);
+    create_keys_table(&client, &keys)
+        .await
+        .expect("its keys table");
+    (client, table, keys)
+}
+
+/// The Lambda's store on fresh tables, its page tokens signed as the function signs them.
+async fn on_dynalite() -> AppSyncSim {
+    let (client, table, keys) = fresh_tables().await;
+    let key = trainers_lambda::token_key(&client, &table, None, Some(&keys))
+        .await
+        .expect("the page-token key");
+    AppSyncSim::new(
+        Arc::new(DynamoStore::with_token_key(client, table, key)),
+        None,
+    )
+}
+
+/// The function signs page tokens with the secret of the keys table, which `trainers serve`
+/// on the same table reads too: a token of one is the other's; a key derived from the table's
+/// name (anyone's) signs none they accept.
+#[ignore = "needs dynalite and moto_server: scripts/dynamodb-servers.sh cargo test -- --include-ignored (make test runs them)"]
+#[tokio::test]
+async fn the_function_signs_page_tokens_with_the_keys_tables_secret() {
+    let (client, table, keys) = fresh_tables().await;
+    let function = trainers_lambda::token_key(&client, &table, None, Some(&keys))
+        .await
+        .expect("the function's key");
+    let server = DynamoKeys::new(client.clone(), keys.clone())
+        .page_token_key()
+        .await
+        .expect("a server's key");
+    let token = page_token::encode(&function, Scope::Specialty(None), b"position");
+    assert_eq!(
+        page_token::decode(&server, &token, Scope::Specialty(None)).ok(),
+        Some(b"position".to_vec())
+    );
+    let again = trainers_lambda::token_key(&client, &table, None, Some(&keys))
+        .await
+        .expect("a second cold start's key");
+    assert!(page_token::decode(&again, &token, Scope::Specialty(None)).is_ok());
+    let by_name = trainers_lambda::token_key(&client, &table, None, None)
+        .await
+        .expect("the table-name key");
+    assert!(page_token::decode(&by_name, &token, Scope::Specialty(None)).is_err());
+    // TRAINERS_TOKEN_SECRET, when given, is the key, as for `trainers serve --token-secret`.
+    let given = trainers_lambda::token_key(&client, &table, Some("s3cret"), Some(&keys))
+        .await
+        .expect("the given secret's key");
+    let token = page_token::encode(&given, Scope::Specialty(None), b"p");
+    let same = trainers_store_dynamodb::token_key_from_secret("s3cret");
+    assert!(page_token::decode(&same, &token, Scope::Specialty(None)).is_ok());
+    assert!(page_token::decode(&server, &token, Scope::Specialty(None)).is_err());
 }
 
 mod dynalite {

@@ -19,6 +19,42 @@ use trainers_core::{
 /// The message of an `InternalFailure`: it says nothing of the internals; the log says all.
 pub const INTERNAL_MESSAGE: &str = "An internal error occurred";
 
+/// The environment variable naming the table that keeps the page-token secret (set by the stack).
+pub const KEYS_TABLE_ENV: &str = "TRAINERS_KEYS_TABLE";
+
+/// The key that signs the function's page tokens: derived from `secret` when one is given (as
+/// `trainers serve --token-secret` does); else the random secret kept in `keys_table` at
+/// `secret#page-token` (one consistent read; put there by whichever of the function and the
+/// servers on the table asks first), so that nobody can forge a token and a server on the same
+/// table accepts the function's tokens; else, with neither (a function run by hand), a key
+/// derived from the table's name, which anyone who knows the name can derive too.
+pub async fn token_key(
+    client: &trainers_store_dynamodb::Client,
+    table: &str,
+    secret: Option<&str>,
+    keys_table: Option<&str>,
+) -> Result<trainers_core::TokenKey, trainers_core::StoreError> {
+    match (
+        secret.filter(|s| !s.is_empty()),
+        keys_table.filter(|t| !t.is_empty()),
+    ) {
+        (Some(secret), _) => Ok(trainers_store_dynamodb::token_key_from_secret(secret)),
+        (None, Some(keys_table)) => {
+            trainers_store_dynamodb::DynamoKeys::new(client.clone(), keys_table)
+                .page_token_key()
+                .await
+        }
+        (None, None) => {
+            tracing::warn!(
+                table,
+                "no TRAINERS_TOKEN_SECRET and no TRAINERS_KEYS_TABLE: page tokens are signed with a key derived from the table's name"
+            );
+            use trainers_core::TrainerStore;
+            Ok(trainers_store_dynamodb::DynamoStore::new(client.clone(), table, None).token_key())
+        }
+    }
+}
+
 /// Handles one event, or a batch (an array of events) into an array of results in order.
 pub async fn handle(service: &TrainerService, event: Value) -> Value {
     match event {
