@@ -9,9 +9,9 @@
 // plain arguments given. With no argument given, no filter is set: every event is delivered.
 //
 // Two rewrites keep the contract's meaning, both of the same filter:
-// - toSubscriptionFilter reads two operators on one field (`age: {ge: 30, le: 40}`) as OR (AWS's
-//   reference of util.transform); Amplify and the contract read them as AND. Such a field becomes
-//   one entry per operator in the object's `and` list.
+// - Two operators on one field (`age: {ge: 30, le: 40}`) mean AND to Amplify and the contract;
+//   so that toSubscriptionFilter cannot read them otherwise, such a field becomes one entry per
+//   operator in the object's `and` list.
 // - An argument, field, operator or member of `and`/`or` given `null` is left out (the contract:
 //   as if it were not there).
 //

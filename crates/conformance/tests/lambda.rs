@@ -238,7 +238,7 @@ async fn a_filtered_subscription_sets_its_filter_through_the_deployed_resolver()
             }
         })
     );
-    // Two operators on one field stay ANDed (toSubscriptionFilter would OR them).
+    // Two operators on one field become an explicit AND, one operator each.
     let filter = json!({
         "and": [
             {
