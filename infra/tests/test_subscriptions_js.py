@@ -172,8 +172,8 @@ def test_every_operator_is_handed_over_as_given(run_js):
 
 
 def test_two_operators_on_one_field_stay_anded(run_js):
-    """toSubscriptionFilter reads `{age: {ge: 30, le: 40}}` as ge OR le (AWS's reference); the
-    contract means AND: the resolver hands it over as an `and` of one operator each."""
+    """`{age: {ge: 30, le: 40}}` means ge AND le in the contract: the resolver hands it over as
+    an explicit `and` of one operator each, which toSubscriptionFilter cannot read otherwise."""
     top, inner = run_js(
         {"filter": {"age": {"ge": 30, "le": 40}, "firstName": {"eq": "Ann"}}},
         {
