@@ -38,6 +38,8 @@ pub const MAX_COST: u64 = 5_000;
 pub const MAX_DIRECTIVES: u64 = 50;
 /// The page size assumed for a `limit` that is left out (the API's default).
 const DEFAULT_LIMIT: u64 = 20;
+/// The fields that answer a page of trainers.
+const PAGES: [&str; 2] = ["allTrainers", "trainersBySpecialty"];
 /// The largest page size (a larger `limit` is refused by the resolver; it counts as this).
 const MAX_LIMIT: u64 = 100;
 
@@ -205,10 +207,15 @@ impl<'a> Walk<'a> {
         })
     }
 
-    /// How many times a field's subtree is resolved: its `limit`, for a page.
+    /// How many times a field's subtree is resolved: its `limit`, for a page (the default
+    /// page size when a page's `limit` is left out).
     fn page_size(&self, field: &Field) -> u64 {
         let Some((_, limit)) = field.arguments.iter().find(|(n, _)| n.node == "limit") else {
-            return 1;
+            return if PAGES.contains(&field.name.node.as_str()) {
+                DEFAULT_LIMIT
+            } else {
+                1
+            };
         };
         let given = match &limit.node {
             Value::Number(n) => n.as_u64(),
@@ -393,6 +400,18 @@ mod tests {
         checked(&page("$n", 60), serde_json::json!({"n": 100})).expect_err("6,000 fields");
         // A limit over 100 is refused by the resolver: it counts as 100.
         checked(&page("100000", 40), serde_json::json!({})).expect("counts as 100");
+        // Without a limit, a page holds the default 20.
+        let unlimited = |field: &str, fields: usize| {
+            let fields = (0..fields)
+                .map(|n| format!("a{n}: id"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("{{ {field} {{ items {{ {fields} }} }} }}")
+        };
+        checked(&unlimited("allTrainers", 240), serde_json::json!({})).expect("4,800 fields");
+        checked(&unlimited("allTrainers", 260), serde_json::json!({})).expect_err("5,200 fields");
+        let by_specialty = "trainersBySpecialty(specialty: YOUTHFITNESS)";
+        checked(&unlimited(by_specialty, 260), serde_json::json!({})).expect_err("5,200 fields");
     }
 
     #[test]
