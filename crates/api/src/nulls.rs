@@ -115,3 +115,59 @@ impl Extension for SpecNullsExtension {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+    use serde_json::{json, Value as Json};
+
+    struct Query;
+    struct Inner;
+
+    #[Object]
+    impl Inner {
+        async fn ok(&self) -> i32 {
+            1
+        }
+        async fn fails(&self) -> async_graphql::Result<i32> {
+            Err("no".into())
+        }
+    }
+
+    #[Object]
+    impl Query {
+        async fn nullable(&self) -> async_graphql::Result<Option<i32>> {
+            Err("broken".into())
+        }
+        async fn inner(&self) -> Option<Inner> {
+            Some(Inner)
+        }
+    }
+
+    async fn run(query: &str) -> (Json, Vec<Json>) {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .extension(SpecNulls)
+            .finish();
+        let response = schema.execute(query).await;
+        let body = serde_json::to_value(&response).unwrap_or_default();
+        let errors = body["errors"].as_array().cloned().unwrap_or_default();
+        let paths = errors.iter().map(|e| e["path"].clone()).collect();
+        (body["data"].clone(), paths)
+    }
+
+    #[tokio::test]
+    async fn a_failed_nullable_field_is_null_beside_its_error() {
+        let (data, paths) = run("{ nullable inner { ok } }").await;
+        assert_eq!(data, json!({"nullable": null, "inner": {"ok": 1}}));
+        assert_eq!(paths, [json!(["nullable"])]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_non_null_field_nulls_its_nearest_nullable_ancestor() {
+        let (data, paths) = run("{ inner { ok fails } nullable }").await;
+        assert_eq!(data, json!({"inner": null, "nullable": null}));
+        assert_eq!(paths.len(), 2, "{paths:?}");
+        assert!(paths.contains(&json!(["inner", "fails"])), "{paths:?}");
+    }
+}
