@@ -24,18 +24,18 @@ class TrainersTable(Group):
 
     def __init__(self, scope: Construct, construct_id: str, *, destroy: bool) -> None:
         super().__init__(scope, construct_id)
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+        # Both tables: by `id`, on demand, recoverable, encrypted, kept unless `destroy`.
+        settings = {
+            "partition_key": dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
+            "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
-            deletion_protection=not destroy,
-        )
+            "encryption": dynamodb.TableEncryption.AWS_MANAGED,
+            "removal_policy": RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+            "deletion_protection": not destroy,
+        }
+        self.table = dynamodb.Table(self, "Table", **settings)
         self.table.add_global_secondary_index(
             index_name=INDEX_NAME,
             partition_key=dynamodb.Attribute(name="specialty", type=dynamodb.AttributeType.STRING),
@@ -55,12 +55,5 @@ class TrainersTable(Group):
             "KeysTable",
             # crates/store-dynamodb's keys_table_name: `trainers serve --table T` finds it.
             table_name=f"{self.table.table_name}-keys",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
-            deletion_protection=not destroy,
+            **settings,
         )

@@ -206,6 +206,21 @@ impl Bound {
         // timer for every request (5% of getTrainer's throughput).
         http.timer(TokioTimer::new())
             .header_read_timeout(None::<Duration>);
+        // Each accepted connection in a task of its own, tracked for the stop.
+        let serve = |stream: TcpStream, slot: Option<OwnedSemaphorePermit>| {
+            if let Some(f) = &on_accept {
+                f(&stream);
+            }
+            connections.spawn(serve_connection(Connection {
+                stream,
+                tls: tls.clone(),
+                http: http.clone(),
+                app: app.clone(),
+                stop: stop.clone(),
+                limits: limits.clone(),
+                _slot: slot,
+            }));
+        };
         tokio::pin!(signal);
         loop {
             let slot = tokio::select! {
@@ -225,18 +240,7 @@ impl Bound {
                     }
                 },
             };
-            if let Some(f) = &on_accept {
-                f(&stream);
-            }
-            connections.spawn(serve_connection(Connection {
-                stream,
-                tls: tls.clone(),
-                http: http.clone(),
-                app: app.clone(),
-                stop: stop.clone(),
-                limits: limits.clone(),
-                _slot: Some(slot),
-            }));
+            serve(stream, Some(slot));
         }
         health.set_draining();
         // Connections the kernel completed before the stop wait in the listen queue: closing the
@@ -245,18 +249,7 @@ impl Bound {
         // Over the cap if need be: the queue is bounded by the listen backlog, and each
         // connection by the shutdown deadline.
         for stream in drain_listen_queue(listener) {
-            if let Some(f) = &on_accept {
-                f(&stream);
-            }
-            connections.spawn(serve_connection(Connection {
-                stream,
-                tls: tls.clone(),
-                http: http.clone(),
-                app: app.clone(),
-                stop: stop.clone(),
-                limits: limits.clone(),
-                _slot: None,
-            }));
+            serve(stream, None);
         }
         tracing::info!(
             connections = connections.len(),

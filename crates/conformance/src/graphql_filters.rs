@@ -3,25 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::graphql_suite::ALL_FIELDS;
+use crate::graphql_suite::{create, ALL_FIELDS};
 use crate::target::{GraphqlResponse, Target};
-
-async fn create(
-    t: &dyn Target,
-    first: &str,
-    last: &str,
-    age: i32,
-    specialty: Option<&str>,
-) -> Value {
-    let resp = t
-        .graphql(
-            "mutation($f: String!, $l: String!, $a: Int!, $s: Specialty) {
-                createTrainer(firstName: $f, lastName: $l, age: $a, specialty: $s) { id lastName age version } }",
-            json!({ "f": first, "l": last, "a": age, "s": specialty }),
-        )
-        .await;
-    resp.ok()["createTrainer"].clone()
-}
 
 async fn filtered(
     t: &dyn Target,

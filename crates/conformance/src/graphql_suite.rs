@@ -71,7 +71,8 @@ macro_rules! graphql_suite_cases {
     };
 }
 
-async fn create(
+/// Creates a trainer and returns it with every field.
+pub(crate) async fn create(
     t: &dyn Target,
     first: &str,
     last: &str,

@@ -114,26 +114,16 @@ async fn walk(
     walk_query(store, &of(specialty), limit).await
 }
 
+/// The pages a walk follows: a list's, or `trainersBySpecialty`'s.
+#[derive(Clone, Copy)]
+enum Pages<'a> {
+    List(&'a ListQuery<'a>),
+    BySpecialty(&'a SpecialtyQuery<'a>),
+}
+
 /// Every page of a list, checking that no page is empty before the end.
 async fn walk_query(store: &dyn TrainerStore, query: &ListQuery<'_>, limit: usize) -> Vec<Trainer> {
-    let mut all = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let page = store
-            .list(query, after.as_deref(), limit)
-            .await
-            .expect("list");
-        assert!(page.items.len() <= limit);
-        assert!(
-            !page.items.is_empty() || page.next.is_none(),
-            "no empty page before the end"
-        );
-        all.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return all,
-        }
-    }
+    walk_pages(store, Pages::List(query), limit).await
 }
 
 /// Every page of `trainersBySpecialty`, checking that no page is empty before the end.
@@ -142,13 +132,22 @@ async fn walk_by_specialty(
     query: &SpecialtyQuery<'_>,
     limit: usize,
 ) -> Vec<Trainer> {
+    walk_pages(store, Pages::BySpecialty(query), limit).await
+}
+
+async fn walk_pages(store: &dyn TrainerStore, pages: Pages<'_>, limit: usize) -> Vec<Trainer> {
     let mut all = Vec::new();
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let page = store
-            .list_by_specialty(query, after.as_deref(), limit)
-            .await
-            .expect("list_by_specialty");
+        let page = match pages {
+            Pages::List(query) => store.list(query, after.as_deref(), limit).await,
+            Pages::BySpecialty(query) => {
+                store
+                    .list_by_specialty(query, after.as_deref(), limit)
+                    .await
+            }
+        }
+        .expect("a page");
         assert!(page.items.len() <= limit);
         assert!(
             !page.items.is_empty() || page.next.is_none(),

@@ -200,8 +200,9 @@ impl FilterKind {
         }
     }
 
-    /// The operators this kind allows on `field`.
-    fn operators(self, field: Field) -> &'static [&'static str] {
+    /// Whether this kind allows `op` on `field`: Amplify's operators of the field's type; a
+    /// subscription's `specialty` is a string, and subscriptions add `in` and `notIn`.
+    fn allows(self, field: Field, op: &str) -> bool {
         const STRING: &[&str] = &[
             "ne",
             "eq",
@@ -217,29 +218,15 @@ impl FilterKind {
         const INT: &[&str] = &["ne", "eq", "le", "lt", "ge", "gt", "between"];
         const ID: &[&str] = &["ne", "eq", "le", "lt", "ge", "gt", "beginsWith"];
         const SPECIALTY: &[&str] = &["eq", "ne", "attributeExists"];
-        const SUB_STRING: &[&str] = &[
-            "ne",
-            "eq",
-            "le",
-            "lt",
-            "ge",
-            "gt",
-            "contains",
-            "notContains",
-            "between",
-            "beginsWith",
-            "in",
-            "notIn",
-        ];
-        const SUB_INT: &[&str] = &["ne", "eq", "le", "lt", "ge", "gt", "between", "in", "notIn"];
-        match (self, field) {
-            (FilterKind::Subscription, Field::Age) => SUB_INT,
-            (FilterKind::Subscription, _) => SUB_STRING,
-            (_, Field::Age) => INT,
-            (_, Field::Id) => ID,
-            (_, Field::Specialty) => SPECIALTY,
-            (_, _) => STRING,
-        }
+        let subscription = self == FilterKind::Subscription;
+        let of_type = match field {
+            Field::Age => INT,
+            Field::Id | Field::Specialty if subscription => STRING,
+            Field::Id => ID,
+            Field::Specialty => SPECIALTY,
+            Field::FirstName | Field::LastName => STRING,
+        };
+        of_type.contains(&op) || (subscription && matches!(op, "in" | "notIn"))
     }
 
     fn has_field(self, field: Field) -> bool {
@@ -395,7 +382,7 @@ impl Parser {
                             continue;
                         }
                         let at = format!("{here}.{op}");
-                        if !self.kind.operators(field).contains(&op.as_str()) {
+                        if !self.kind.allows(field, op) {
                             return Err(self.error(&at, "is not an operator of this field"));
                         }
                         self.conditions += 1;

@@ -101,6 +101,28 @@ pub struct StorePage {
     pub next: Option<Vec<u8>>,
 }
 
+impl StorePage {
+    /// The page of `limit` from up to `limit + 1` rows read in the store's order: one more row
+    /// than a page tells that more follow, and the position is then the last kept row's.
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        limit: usize,
+        position: impl FnOnce(&R) -> Vec<u8>,
+        trainer: impl FnMut(R) -> Trainer,
+    ) -> StorePage {
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(position)
+        } else {
+            None
+        };
+        StorePage {
+            items: rows.into_iter().map(trainer).collect(),
+            next,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no such trainer")]

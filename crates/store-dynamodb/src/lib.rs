@@ -322,13 +322,7 @@ impl DynamoStore {
                 _ => break,
             }
         }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(position)
-        } else {
-            None
-        };
-        Ok(StorePage { items, next })
+        Ok(StorePage::from_rows(items, limit, position, |t| t))
     }
 
     /// How many trainers `plan` holds: DynamoDB counts, page by page, unless some conditions

@@ -94,28 +94,17 @@ async fn wait_for_index(
     index: &str,
     missing: &str,
 ) -> Result<(), StoreError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(20);
-    loop {
-        let table = describe(client, name, missing).await?;
-        if has_index(&table, index) && is_active(&table) {
-            return Ok(());
-        }
-        if !has_index(&table, index) && started.elapsed() > Duration::from_secs(5) {
+    let built = |table: &TableDescription, waited: Duration| {
+        let listed = has_index(table, index);
+        if !listed && waited > Duration::from_secs(5) {
             return Err(StoreError::backend_msg(format!(
                 "the DynamoDB server accepted the index {index} of {name} but does not build it: \
                  make a new table (trainers export, table create, import)"
             )));
         }
-        if started.elapsed() > ACTIVE_TIMEOUT {
-            return Err(StoreError::backend_msg(format!(
-                "the index {index} of {name} is not ACTIVE after {} s",
-                ACTIVE_TIMEOUT.as_secs()
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
-    }
+        Ok(listed && is_active(table))
+    };
+    wait_until(client, name, missing, built).await.map(drop)
 }
 
 fn capacity(read: i64, write: i64) -> Result<ProvisionedThroughput, StoreError> {
@@ -235,11 +224,22 @@ pub(crate) async fn wait_active(
     name: &str,
     missing: &str,
 ) -> Result<TableDescription, StoreError> {
+    wait_until(client, name, missing, |table, _| Ok(is_active(table))).await
+}
+
+/// Describes the table, with a growing pause, until `ready` says so of it (given how long it has
+/// waited), for at most [`ACTIVE_TIMEOUT`].
+async fn wait_until(
+    client: &Client,
+    name: &str,
+    missing: &str,
+    ready: impl Fn(&TableDescription, Duration) -> Result<bool, StoreError>,
+) -> Result<TableDescription, StoreError> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
         let table = describe(client, name, missing).await?;
-        if is_active(&table) {
+        if ready(&table, started.elapsed())? {
             return Ok(table);
         }
         if started.elapsed() > ACTIVE_TIMEOUT {

@@ -271,17 +271,13 @@ fn seq_page(
     rows: rusqlite::Result<Vec<(i64, Trainer)>>,
     limit: usize,
 ) -> Result<StorePage, StoreError> {
-    let mut rows = rows.map_err(|e| StoreError::backend("cannot list trainers", e))?;
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|(seq, _)| seq.to_be_bytes().to_vec())
-    } else {
-        None
-    };
-    Ok(StorePage {
-        items: rows.into_iter().map(|(_, t)| t).collect(),
-        next,
-    })
+    let rows = rows.map_err(|e| StoreError::backend("cannot list trainers", e))?;
+    Ok(StorePage::from_rows(
+        rows,
+        limit,
+        |(seq, _)| seq.to_be_bytes().to_vec(),
+        |(_, t)| t,
+    ))
 }
 
 /// The position of a trainer in the `(specialty, last_name, id)` index: the length of its last
@@ -367,14 +363,8 @@ impl TrainerStore for EmbeddedStore {
             }
         };
         let Some(filter) = query.filter else {
-            let specialty = query.specialty;
-            return self.read(move |conn| {
-                let query = ListQuery {
-                    specialty,
-                    filter: None,
-                };
-                seq_page(schema::list(conn, &query, after_seq, limit + 1), limit)
-            });
+            return self
+                .read(|conn| seq_page(schema::list(conn, query, after_seq, limit + 1), limit));
         };
         // A filter may read many rows to find a page: off the async threads.
         let (filter, specialty) = (filter.clone(), query.specialty);
@@ -409,15 +399,14 @@ impl TrainerStore for EmbeddedStore {
         let after = after.map(decode_name_position).transpose()?;
         let page = move |conn: &Connection, query: &SpecialtyQuery<'_>| {
             let after = after.as_ref().map(|(n, id)| (n.as_str(), id.as_str()));
-            let mut items = schema::list_by_specialty(conn, query, after, limit + 1)
+            let items = schema::list_by_specialty(conn, query, after, limit + 1)
                 .map_err(|e| StoreError::backend("cannot list trainers by specialty", e))?;
-            let next = if items.len() > limit {
-                items.truncate(limit);
-                items.last().map(encode_name_position)
-            } else {
-                None
-            };
-            Ok(StorePage { items, next })
+            Ok(StorePage::from_rows(
+                items,
+                limit,
+                encode_name_position,
+                |t| t,
+            ))
         };
         // Without a filter, a range of the index: as short as an unfiltered page, so inline.
         let Some(filter) = query.filter.cloned() else {
