@@ -1,27 +1,23 @@
-//! The Trainers API as AppSync serves it. Data flows one way: [`server`] (connections, TLS,
-//! shutdown) → [`router`] (routes, auth, body limits) or [`realtime`] (the WebSocket protocols)
-//! → [`request`] (reading a GraphQL request) → [`schema`] (GraphQL, with [`limits`] and
-//! [`nulls`]) → the service of `trainers-core`. [`error`] writes every error as AppSync does;
-//! [`keys`] holds the ring of API keys a server accepts (where keys are kept is a
-//! `trainers_core::KeySource`); [`tls`] the certificates.
+//! The Trainers API as AppSync serves it, by layer. Data flows one way, down this list:
+//!
+//! - [`http`]: the server (connections, TLS, shutdown), the routes, health and readiness, the
+//!   explorer page;
+//! - [`realtime`]: the two WebSocket protocols of subscriptions, on one connection loop;
+//! - [`auth`]: who is calling (the API keys a server accepts);
+//! - [`graphql`]: reading a request, the one parse step with its bounds, the schema and its
+//!   resolvers, errors as AppSync writes them;
+//! - [`events`]: mutations' results on their way to subscribers (in process, or through Redis);
+//! - [`metrics`]: every metric's name and labels.
+//!
+//! Below them, the service of `trainers-core`, and a store behind its `TrainerStore` trait.
 
-pub mod error;
+pub mod auth;
 pub mod events;
-pub mod explorer;
-pub mod inputs;
-pub mod keys;
-pub mod limits;
-pub mod names;
-pub mod nulls;
-pub mod ops;
-mod parse_cache;
+pub mod graphql;
+pub mod http;
+pub mod metrics;
 pub mod realtime;
-pub mod request;
-pub mod router;
-pub mod schema;
-pub mod server;
-pub mod tls;
 
-pub use keys::{KeyRing, KeySource};
-pub use schema::{build_schema, sdl, TrainersSchema};
-pub use server::{Bound, HttpLimits, Running, Server};
+pub use auth::{KeyRing, KeySource};
+pub use graphql::{sdl, Engine, TrainersSchema};
+pub use http::server::{Bound, HttpLimits, Running, Server};

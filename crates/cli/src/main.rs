@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use trainers_api::auth::KeyRing;
 use trainers_api::events::redis::RedisEvents;
 use trainers_api::events::Events;
-use trainers_api::keys::KeyRing;
-use trainers_api::ops::{self, MeteredStore};
+use trainers_api::http::tls;
+use trainers_api::metrics::MeteredStore;
 use trainers_api::realtime::Limits as RealtimeLimits;
-use trainers_api::{tls, HttpLimits, Server};
+use trainers_api::{HttpLimits, Server};
 use trainers_core::TrainerService;
 use trainers_store_embedded::EmbeddedStore;
 
@@ -246,7 +247,10 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} for metrics"))?;
-        let app = axum::Router::new().route("/metrics", axum::routing::get(ops::metrics_text));
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(trainers_api::http::health::metrics_text),
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
     let server = server.bind_listener(listener)?;

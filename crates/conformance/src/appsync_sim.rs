@@ -17,8 +17,8 @@
 //!   through `extensions.setSubscriptionFilter` ([`AppSyncSim::subscription_filters`]); a
 //!   `util.error` of the resolver refuses the subscription with that error. No event is
 //!   delivered: the stream ends once the resolver ran (AppSync delivers events itself).
-//! - The response is written in AppSync's shape (`trainers_api::error`), with the GraphQL
-//!   spec's null propagation (`trainers_api::nulls`).
+//! - The response is written in AppSync's shape (`trainers_api::graphql::error`), with the GraphQL
+//!   spec's null propagation (`trainers_api::graphql::nulls`).
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
@@ -172,7 +172,7 @@ impl AppSyncSim {
         let request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
         self.schema
             .execute_stream(request)
-            .map(|response| GraphqlResponse(trainers_api::error::response_json(&response)))
+            .map(|response| GraphqlResponse(trainers_api::graphql::error::response_json(&response)))
             .collect()
             .await
     }
@@ -188,7 +188,7 @@ impl Target for AppSyncSim {
     async fn graphql(&self, query: &str, variables: Value) -> GraphqlResponse {
         let request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
         let response = self.schema.execute(request).await;
-        GraphqlResponse(trainers_api::error::response_json(&response))
+        GraphqlResponse(trainers_api::graphql::error::response_json(&response))
     }
 }
 
@@ -292,8 +292,8 @@ pub fn build_schema(sdl: &str, lambda: &Lambda) -> Result<Schema, String> {
         }
     }
     builder
-        .limit_depth(trainers_api::schema::MAX_DEPTH)
-        .extension(trainers_api::nulls::SpecNulls)
+        .limit_depth(trainers_api::graphql::limits::MAX_DEPTH)
+        .extension(trainers_api::graphql::nulls::SpecNulls)
         .extension(ErrorPaths)
         .finish()
         .map_err(|e| e.to_string())
@@ -384,7 +384,8 @@ fn arguments(ctx: &ResolverContext<'_>) -> Map<String, Value> {
 /// Whether the client gave this argument (AppSync leaves one out of `arguments` otherwise). One
 /// not named in the query is present only through a schema default.
 fn given(ctx: &ResolverContext<'_>, argument: &str) -> bool {
-    trainers_api::schema::argument_given(&ctx.item.node, ctx.query_env, argument).unwrap_or(true)
+    trainers_api::graphql::mutation::argument_given(&ctx.item.node, ctx.query_env, argument)
+        .unwrap_or(true)
 }
 
 /// `selectionSetList`: every selected field's path by name (not alias), parents first.

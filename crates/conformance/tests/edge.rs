@@ -17,7 +17,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use trainers_api::{tls, HttpLimits};
+use trainers_api::http::tls;
+use trainers_api::HttpLimits;
 use trainers_conformance::server::{embedded_store, TEST_API_KEY};
 use trainers_conformance::{spawn_embedded, Target, TestServer};
 

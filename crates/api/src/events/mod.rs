@@ -48,7 +48,7 @@ pub struct TrainerEvent {
 
 /// What a subscriber that missed `missed` events is told (and the count of dropped events).
 pub fn fell_behind(missed: u64) -> String {
-    metrics::counter!(crate::names::EVENTS_DROPPED).increment(missed);
+    ::metrics::counter!(crate::metrics::EVENTS_DROPPED).increment(missed);
     format!("This subscriber fell {missed} events behind and was dropped; subscribe again")
 }
 

@@ -76,7 +76,7 @@ impl RedisEvents {
 }
 
 fn lost(events: u64) {
-    metrics::counter!(crate::names::EVENTS_LOST).increment(events);
+    ::metrics::counter!(crate::metrics::EVENTS_LOST).increment(events);
 }
 
 impl EventSink for RedisEvents {

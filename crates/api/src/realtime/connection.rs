@@ -15,8 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::parser::types::OperationType;
-use async_graphql::{Request, Response, Value};
+use async_graphql::{Response, Value};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use futures::stream::{BoxStream, SplitSink};
 use futures::{FutureExt, SinkExt, StreamExt};
@@ -27,10 +26,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Limits;
-use crate::error::ErrorType;
-use crate::ops::names;
-use crate::request::MAX_BODY_BYTES;
-use crate::schema::TrainersSchema;
+use crate::graphql::error::ErrorType;
+use crate::graphql::request::MAX_BODY_BYTES;
+use crate::graphql::{Engine, Ready};
+use crate::metrics;
 
 /// WebSocket close codes used by both protocols.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
@@ -311,25 +310,10 @@ pub enum Started {
     Running(Option<Response>, BoxStream<'static, Arc<Response>>),
 }
 
-/// Whether the operation that `request` runs is a subscription; `None` when that can't be told
-/// (the query does not parse, or names no operation), which execution then reports.
-pub fn is_subscription(request: &Request) -> Option<bool> {
-    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
-    let mut operations = doc.operations.iter();
-    let (_, chosen) = match request.operation_name.as_deref() {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-        None => operations.next().filter(|_| operations.next().is_none()),
-    }?;
-    Some(chosen.node.ty == OperationType::Subscription)
-}
-
-/// Starts `request` and runs it until it first waits. A subscription is then listening for
+/// Starts a request and runs it until it first waits. A subscription is then listening for
 /// events, so that every mutation the client makes after hearing that it started reaches it.
-pub fn start(schema: &TrainersSchema, request: Request) -> Started {
-    let mut stream = schema.execute_stream(request);
+pub fn start(engine: &Engine, ready: Ready) -> Started {
+    let mut stream = engine.execute_stream(ready);
     match stream.next().now_or_never() {
         Some(Some(response)) if failed(&response) => Started::Failed(response),
         Some(Some(response)) => Started::Running(Some(response), stream.map(Arc::new).boxed()),
@@ -354,8 +338,8 @@ pub fn forward(
     outbox: Outbox,
     framing: Framing,
 ) -> JoinHandle<()> {
-    let active = metrics::gauge!(names::SUBSCRIPTIONS_ACTIVE);
-    let delivered = metrics::counter!(names::EVENTS_DELIVERED);
+    let active = ::metrics::gauge!(metrics::SUBSCRIPTIONS_ACTIVE);
+    let delivered = ::metrics::counter!(metrics::EVENTS_DELIVERED);
     active.increment(1.0);
     // Counts the operation out however its task ends (aborted by a `stop`, say).
     let running = scopeguard(move || active.decrement(1.0));
@@ -416,24 +400,5 @@ mod tests {
         assert_eq!(code(ErrorType::Unauthorized), 401);
         assert_eq!(code(ErrorType::MalformedHttpRequest), 400);
         assert_eq!(code(ErrorType::Validation), serde_json::Value::Null);
-    }
-
-    #[test]
-    fn the_operation_type_is_told_when_it_can_be() {
-        let request = |q: &str| Request::new(q);
-        assert_eq!(
-            is_subscription(&request("subscription { onCreateTrainer { id } }")),
-            Some(true)
-        );
-        assert_eq!(is_subscription(&request("{ a }")), Some(false));
-        assert_eq!(
-            is_subscription(&request("query A { a } query B { b }")),
-            None
-        );
-        assert_eq!(
-            is_subscription(&request("query A { a } subscription B { b }").operation_name("B")),
-            Some(true)
-        );
-        assert_eq!(is_subscription(&request("{")), None);
     }
 }

@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_graphql::{Request, Response};
+use async_graphql::Response;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::sync::broadcast;
 
 use super::connection::{self, Started};
-use crate::error::{server_error, ErrorType};
-use crate::schema::TrainersSchema;
+use crate::graphql::error::{server_error, ErrorType};
+use crate::graphql::{Engine, Ready};
 
 /// Results one subscriber may fall behind the shared execution before it is told and dropped.
 const BUFFER: usize = 4096;
@@ -41,10 +41,11 @@ impl Fanout {
     /// Starts `request`. A subscription (`subscription`: the caller has told the operation's
     /// type) joins the execution of an identical one if there is one, or starts one that others
     /// may join; anything else runs on its own.
-    pub fn start(&self, schema: &TrainersSchema, request: Request, subscription: bool) -> Started {
+    pub fn start(&self, engine: &Engine, ready: Ready, subscription: bool) -> Started {
         if !subscription {
-            return connection::start(schema, request);
+            return connection::start(engine, ready);
         }
+        let request = ready.request();
         let key = (
             request.query.clone(),
             serde_json::to_string(&request.variables).unwrap_or_default(),
@@ -55,7 +56,7 @@ impl Fanout {
             return Started::Running(None, follow(results.subscribe()));
         }
         // Started outside the lock: starting runs parsing, validation and a first poll.
-        let upstream = match connection::start(schema, request) {
+        let upstream = match connection::start(engine, ready) {
             Started::Running(None, upstream) => upstream,
             // Failed, or answered at once: nothing to share.
             other => return other,

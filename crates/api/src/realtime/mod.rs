@@ -15,8 +15,8 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -24,11 +24,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::error::{request_error, ErrorType};
-use crate::explorer;
-use crate::keys::KeyRing;
-use crate::ops::names;
-use crate::schema::TrainersSchema;
+use crate::auth::KeyRing;
+use crate::graphql::error::{request_error, ErrorType};
+use crate::graphql::Engine;
+use crate::metrics;
 use connection::{Outbox, Outgoing, Protocol};
 use fanout::Fanout;
 
@@ -37,10 +36,39 @@ mod connection;
 mod fanout;
 mod transport_ws;
 
-/// The subprotocol of AppSync's real-time protocol (the name Apollo's old protocol had).
-pub const APPSYNC_PROTOCOL: &str = "graphql-ws";
-/// The subprotocol of the GraphQL over WebSocket protocol, as npm's `graphql-ws` speaks it.
-pub const TRANSPORT_WS_PROTOCOL: &str = "graphql-transport-ws";
+/// The WebSocket subprotocols the server speaks, by the names clients ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subprotocol {
+    /// AppSync's real-time protocol, `graphql-ws` (the name Apollo's old protocol had).
+    AppSync,
+    /// GraphQL over WebSocket, `graphql-transport-ws`, as npm's `graphql-ws` speaks it.
+    TransportWs,
+}
+
+impl Subprotocol {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Subprotocol::AppSync => "graphql-ws",
+            Subprotocol::TransportWs => "graphql-transport-ws",
+        }
+    }
+}
+
+impl std::str::FromStr for Subprotocol {
+    type Err = UnknownSubprotocol;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [Subprotocol::AppSync, Subprotocol::TransportWs]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .ok_or(UnknownSubprotocol)
+    }
+}
+
+/// A subprotocol name the server does not speak.
+#[derive(Debug, thiserror::Error)]
+#[error("not a subprotocol of this server")]
+pub struct UnknownSubprotocol;
 
 /// What one server allows its WebSocket clients.
 #[derive(Clone, Debug)]
@@ -80,13 +108,13 @@ impl Default for Limits {
     }
 }
 
-/// What the WebSocket endpoints share: the schema, the keys, the limits, the count of
+/// What the WebSocket endpoints share: the GraphQL engine, the keys, the limits, the count of
 /// connections, and the connections themselves, to close when the server shuts down.
 #[derive(Clone)]
 pub struct Realtime(Arc<Shared>);
 
 pub struct Shared {
-    schema: TrainersSchema,
+    engine: Engine,
     keys: Arc<KeyRing>,
     limits: Arc<Limits>,
     connections: Arc<Semaphore>,
@@ -104,10 +132,10 @@ impl std::ops::Deref for Realtime {
 }
 
 impl Realtime {
-    pub fn new(schema: TrainersSchema, keys: Arc<KeyRing>, limits: Limits) -> Self {
+    pub fn new(engine: Engine, keys: Arc<KeyRing>, limits: Limits) -> Self {
         Realtime(Arc::new(Shared {
             connections: Arc::new(Semaphore::new(limits.max_connections)),
-            schema,
+            engine,
             keys,
             limits: Arc::new(limits),
             fanout: Fanout::default(),
@@ -137,21 +165,21 @@ impl Realtime {
     fn upgrade<P: Protocol + 'static>(
         self,
         ws: WebSocketUpgrade,
-        subprotocol: &'static str,
+        subprotocol: Subprotocol,
         open: impl FnOnce(Realtime, Outbox, bool) -> P + Send + 'static,
     ) -> Response {
         let permit = self.connections.clone().try_acquire_owned().ok();
         let tasks = self.tasks.clone();
         connection::configure(ws)
-            .protocols([subprotocol])
+            .protocols([subprotocol.as_str()])
             .on_upgrade(move |socket| {
-                let span = tracing::info_span!("websocket", protocol = subprotocol);
+                let span = tracing::info_span!("websocket", protocol = subprotocol.as_str());
                 tasks.track_future(
                     async move {
                         let limits = self.limits.clone();
                         let shutdown = self.shutdown.clone();
                         let admitted = permit.is_some();
-                        let open_sockets = metrics::gauge!(names::WEBSOCKETS_OPEN);
+                        let open_sockets = ::metrics::gauge!(metrics::WEBSOCKETS_OPEN);
                         open_sockets.increment(1.0);
                         connection::run(socket, &limits, &shutdown, |outbox| {
                             open(self, outbox, admitted)
@@ -200,7 +228,7 @@ impl<A: Protocol, R: Protocol> Protocol for Result<A, R> {
 /// The query parameters of AppSync's handshake: `header`, base64 JSON (`payload`, always `{}`, is not read).
 #[derive(Debug, Default, Deserialize)]
 pub struct HandshakeParams {
-    header: Option<String>,
+    pub header: Option<String>,
 }
 
 /// `GET /graphql/realtime`: AppSync's protocol.
@@ -215,29 +243,18 @@ pub async fn on_realtime(
     }
 }
 
-/// `GET /graphql` serves both protocols: `graphql-transport-ws` when the client asks for it (and
-/// is not an AppSync client passing its header as a subprotocol), else AppSync's `graphql-ws`. A
-/// browser that asks for a page gets the explorer.
-pub async fn on_graphql(
-    State(realtime): State<Realtime>,
-    Query(params): Query<HandshakeParams>,
-    headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    let Ok(ws) = ws else {
-        if explorer::wanted(&headers) {
-            return explorer::page().await.into_response();
-        }
-        return not_a_websocket();
-    };
-    let asks = |protocol: &str| {
+/// A WebSocket at `GET /graphql` speaks either protocol: `graphql-transport-ws` when the client
+/// asks for it (and is not an AppSync client passing its header as a subprotocol), else
+/// AppSync's `graphql-ws`.
+pub fn on_graphql(realtime: Realtime, header: Option<String>, ws: WebSocketUpgrade) -> Response {
+    let asks = |protocol: Subprotocol| {
         ws.requested_protocols()
-            .any(|p| p.as_bytes() == protocol.as_bytes())
+            .any(|p| p.to_str().ok().and_then(|p| p.parse().ok()) == Some(protocol))
     };
-    if asks(TRANSPORT_WS_PROTOCOL) && appsync::header_protocol(&ws).is_none() {
+    if asks(Subprotocol::TransportWs) && appsync::header_protocol(&ws).is_none() {
         transport_ws::upgrade(realtime, ws)
-    } else if asks(APPSYNC_PROTOCOL) {
-        appsync::upgrade(realtime, ws, params.header)
+    } else if asks(Subprotocol::AppSync) {
+        appsync::upgrade(realtime, ws, header)
     } else {
         request_error(
             StatusCode::BAD_REQUEST,
@@ -248,7 +265,7 @@ pub async fn on_graphql(
 }
 
 /// A GET that is not a WebSocket handshake.
-fn not_a_websocket() -> Response {
+pub fn not_a_websocket() -> Response {
     request_error(
         StatusCode::BAD_REQUEST,
         ErrorType::MalformedHttpRequest,

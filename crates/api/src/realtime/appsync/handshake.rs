@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::messages::{Errors, ServerMessage};
-use crate::error::{ErrorType, NOT_AUTHORIZED};
+use crate::graphql::error::{ErrorType, NOT_AUTHORIZED};
 use crate::realtime::connection::{header, Outbox, Outgoing, Protocol};
 use crate::realtime::Realtime;
 
@@ -32,7 +32,7 @@ impl HandshakeAuth {
                 "The authorization header of the handshake is not base64-encoded JSON",
             );
         };
-        match header(&header_json, "x-api-key") {
+        match header(&header_json, crate::auth::API_KEY_HEADER) {
             None => HandshakeAuth::Absent,
             Some(key) if realtime.accepts(key) => HandshakeAuth::Accepted,
             Some(_) => HandshakeAuth::Refused(NOT_AUTHORIZED),

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::error::ErrorType;
+use crate::graphql::error::ErrorType;
 use crate::realtime::connection::{ErrorEntry, Outgoing};
 
 /// A message from the client.

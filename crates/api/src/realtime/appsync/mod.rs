@@ -19,8 +19,8 @@ use axum::response::Response;
 use tokio::time::Instant;
 
 use super::connection::{Operations, CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER};
-use super::{Realtime, APPSYNC_PROTOCOL};
-use crate::error::ErrorType;
+use super::{Realtime, Subprotocol};
+use crate::graphql::error::ErrorType;
 use handshake::{HandshakeAuth, Refusal};
 use session::Session;
 
@@ -37,44 +37,48 @@ pub(super) fn upgrade(
 ) -> Response {
     let encoded = header.or_else(|| header_protocol(&ws));
     let auth = HandshakeAuth::read(&realtime, encoded.as_deref());
-    realtime.upgrade(ws, APPSYNC_PROTOCOL, move |realtime, outbox, admitted| {
-        let limits = &realtime.limits;
-        let refusal = |error_type, message: String, close_code| Refusal {
-            deadline: Instant::now() + limits.init_timeout,
-            outbox: outbox.clone(),
-            error_type,
-            message,
-            close_code,
-        };
-        if !admitted {
-            let message = format!(
-                "The server is at its limit of {} WebSocket connections; try again later",
-                limits.max_connections
-            );
-            return Err(refusal(
-                ErrorType::LimitExceeded,
+    realtime.upgrade(
+        ws,
+        Subprotocol::AppSync,
+        move |realtime, outbox, admitted| {
+            let limits = &realtime.limits;
+            let refusal = |error_type, message: String, close_code| Refusal {
+                deadline: Instant::now() + limits.init_timeout,
+                outbox: outbox.clone(),
+                error_type,
                 message,
-                CLOSE_TRY_AGAIN_LATER,
-            ));
-        }
-        let handshake_accepted = match auth {
-            HandshakeAuth::Refused(message) => {
-                let message = message.to_string();
+                close_code,
+            };
+            if !admitted {
+                let message = format!(
+                    "The server is at its limit of {} WebSocket connections; try again later",
+                    limits.max_connections
+                );
                 return Err(refusal(
-                    ErrorType::Unauthorized,
+                    ErrorType::LimitExceeded,
                     message,
-                    CLOSE_POLICY_VIOLATION,
+                    CLOSE_TRY_AGAIN_LATER,
                 ));
             }
-            HandshakeAuth::Accepted => true,
-            HandshakeAuth::Absent => false,
-        };
-        Ok(Session {
-            next_ka: Instant::now() + limits.keep_alive,
-            handshake_accepted,
-            outbox,
-            operations: Operations::default(),
-            realtime,
-        })
-    })
+            let handshake_accepted = match auth {
+                HandshakeAuth::Refused(message) => {
+                    let message = message.to_string();
+                    return Err(refusal(
+                        ErrorType::Unauthorized,
+                        message,
+                        CLOSE_POLICY_VIOLATION,
+                    ));
+                }
+                HandshakeAuth::Accepted => true,
+                HandshakeAuth::Absent => false,
+            };
+            Ok(Session {
+                next_ka: Instant::now() + limits.keep_alive,
+                handshake_accepted,
+                outbox,
+                operations: Operations::default(),
+                realtime,
+            })
+        },
+    )
 }

@@ -6,12 +6,14 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::messages::{AckPayload, ClientMessage, Errors, ServerMessage, Unreadable};
-use crate::error::{error_json, response_json, ErrorType, NOT_AUTHORIZED};
+use crate::auth::API_KEY_HEADER;
+use crate::graphql::error::{error_json, response_json, ErrorType, NOT_AUTHORIZED};
+use crate::graphql::request::{parse_request, request_from_value, RequestError};
+use crate::graphql::Ready;
 use crate::realtime::connection::{
     self, header, Framing, Operations, Outbox, Outgoing, Protocol, Started, CLOSE_POLICY_VIOLATION,
 };
 use crate::realtime::Realtime;
-use crate::request::{parse_request, request_from_value};
 
 const FRAMING: Framing = Framing { result, complete };
 
@@ -122,15 +124,15 @@ impl Session {
                 )
                 .await;
         };
-        let request = match self.check_start(&id, payload) {
+        let ready = match self.check_start(&id, payload) {
             Err(answer) => return self.outbox.send(answer).await,
-            Ok(request) => request,
+            Ok(ready) => ready,
         };
         // check_start refused whatever is known not to be a subscription.
         match self
             .realtime
             .fanout
-            .start(&self.realtime.schema, request, true)
+            .start(&self.realtime.engine, ready, true)
         {
             Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
             Started::Running(first, rest) => {
@@ -147,10 +149,10 @@ impl Session {
     }
 
     /// The request of a `start`, or the error that answers it.
-    fn check_start(&mut self, id: &str, payload: &Value) -> Result<Request, Outgoing> {
+    fn check_start(&mut self, id: &str, payload: &Value) -> Result<Ready, Outgoing> {
         let refuse =
             |error_type, message: &str| ServerMessage::error(Some(id), error_type, message);
-        let presented = header(&payload["extensions"]["authorization"], "x-api-key");
+        let presented = header(&payload["extensions"]["authorization"], API_KEY_HEADER);
         let authorized = match presented {
             Some(key) => self.realtime.accepts(key),
             None => self.handshake_accepted,
@@ -172,29 +174,34 @@ impl Session {
             ));
         }
         let request = start_request(payload)
-            .map_err(|message| refuse(ErrorType::MalformedHttpRequest, &message))?;
-        if connection::is_subscription(&request) == Some(false) {
+            .map_err(|e| refuse(ErrorType::MalformedHttpRequest, &e.to_string()))?;
+        let ready = self
+            .realtime
+            .engine
+            .prepare(request)
+            .map_err(|refused| result(id, &refused))?;
+        if ready.prepared().is_subscription() == Some(false) {
             return Err(refuse(
                 ErrorType::Validation,
                 "Only subscriptions run on the real-time endpoint; send queries and mutations to POST /graphql",
             ));
         }
-        Ok(request)
+        Ok(ready)
     }
 }
 
 /// The GraphQL request of a `start`: `payload.data` is a JSON string of `{query, variables}`.
 /// (Apollo's protocol puts the request itself in `payload`; that is read too.)
-fn start_request(payload: &Value) -> Result<Request, String> {
+fn start_request(payload: &Value) -> Result<Request, RequestError> {
     match payload.get("data") {
         Some(Value::String(data)) => parse_request(data.as_bytes()),
-        Some(_) => Err(
-            "`payload.data` of a start message must be a JSON string of {query, variables}".into(),
-        ),
+        Some(_) => Err(RequestError::Shape(
+            "`payload.data` of a start message must be a JSON string of {query, variables}",
+        )),
         None if payload.get("query").is_some() => request_from_value(payload.clone()),
-        None => {
-            Err("A start message needs `payload.data`: a JSON string of {query, variables}".into())
-        }
+        None => Err(RequestError::Shape(
+            "A start message needs `payload.data`: a JSON string of {query, variables}",
+        )),
     }
 }
 

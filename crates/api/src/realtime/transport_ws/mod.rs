@@ -14,9 +14,10 @@ use super::connection::{
     self, header, ErrorEntry, Framing, Operations, Outbox, Outgoing, Protocol, Started,
     CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER,
 };
-use super::{Realtime, TRANSPORT_WS_PROTOCOL};
-use crate::error::{error_json, response_json, ErrorType};
-use crate::request::request_from_value;
+use super::{Realtime, Subprotocol};
+use crate::auth::API_KEY_HEADER;
+use crate::graphql::error::{error_json, response_json, ErrorType};
+use crate::graphql::request::request_from_value;
 use messages::{ClientMessage, ServerMessage};
 
 mod messages;
@@ -31,22 +32,26 @@ const CLOSE_TOO_MANY_INITS: u16 = 4429;
 const FRAMING: Framing = Framing { result, complete };
 
 pub(super) fn upgrade(realtime: Realtime, ws: WebSocketUpgrade) -> HttpResponse {
-    realtime.upgrade(ws, TRANSPORT_WS_PROTOCOL, |realtime, outbox, admitted| {
-        if !admitted {
-            let reason = format!(
-                "Too many connections: the server is at its limit of {}",
-                realtime.limits.max_connections
-            );
-            return Err(Full { outbox, reason });
-        }
-        Ok(Session {
-            init_deadline: Instant::now() + realtime.limits.init_timeout,
-            realtime,
-            outbox,
-            acknowledged: false,
-            operations: Operations::default(),
-        })
-    })
+    realtime.upgrade(
+        ws,
+        Subprotocol::TransportWs,
+        |realtime, outbox, admitted| {
+            if !admitted {
+                let reason = format!(
+                    "Too many connections: the server is at its limit of {}",
+                    realtime.limits.max_connections
+                );
+                return Err(Full { outbox, reason });
+            }
+            Ok(Session {
+                init_deadline: Instant::now() + realtime.limits.init_timeout,
+                realtime,
+                outbox,
+                acknowledged: false,
+                operations: Operations::default(),
+            })
+        },
+    )
 }
 
 /// A connection over the cap: closed at once with 1013 (try again later).
@@ -129,7 +134,7 @@ impl Session {
                 .close(CLOSE_TOO_MANY_INITS, "Too many initialisation requests")
                 .await;
         }
-        let key = header(payload, "x-api-key");
+        let key = header(payload, API_KEY_HEADER);
         if !key.is_some_and(|k| self.realtime.accepts(k)) {
             return self.outbox.close(CLOSE_FORBIDDEN, "Forbidden").await;
         }
@@ -157,18 +162,23 @@ impl Session {
         }
         let request = match request_from_value(payload) {
             Ok(request) => request,
-            Err(message) => {
+            Err(e) => {
+                let message = e.to_string();
                 return self
                     .outbox
                     .send(error(&id, ErrorType::MalformedHttpRequest, &message))
-                    .await
+                    .await;
             }
         };
-        let subscription = connection::is_subscription(&request) == Some(true);
+        let ready = match self.realtime.engine.prepare(request) {
+            Ok(ready) => ready,
+            Err(refused) => return self.outbox.send(result(&id, &refused)).await,
+        };
+        let subscription = ready.prepared().is_subscription() == Some(true);
         match self
             .realtime
             .fanout
-            .start(&self.realtime.schema, request, subscription)
+            .start(&self.realtime.engine, ready, subscription)
         {
             Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
             Started::Running(first, rest) => {

@@ -39,12 +39,12 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use trainers_core::TrainerService;
 
+use crate::auth::KeyRing;
 use crate::events::Events;
-use crate::keys::KeyRing;
-use crate::ops::Health;
+use crate::graphql::Engine;
+use crate::http::health::Health;
+use crate::http::router::router;
 use crate::realtime::{self, Realtime};
-use crate::router::router;
-use crate::schema::build_schema;
 
 /// What one server allows its HTTP clients before any request runs.
 #[derive(Clone, Debug)]
@@ -152,12 +152,12 @@ impl Server {
 
     /// Serves on a listener bound already.
     pub fn bind_listener(self, listener: TcpListener) -> io::Result<Bound> {
-        crate::ops::prometheus();
+        crate::metrics::prometheus();
         let health = Health::new(self.service.clone(), self.events.source.clone());
-        let schema = build_schema(self.service, self.events, self.introspection);
-        let realtime = Realtime::new(schema.clone(), self.keys.clone(), self.realtime_limits);
+        let engine = Engine::new(self.service, self.events, self.introspection);
+        let realtime = Realtime::new(engine.clone(), self.keys.clone(), self.realtime_limits);
         Ok(Bound {
-            app: router(schema, self.keys, realtime.clone(), health.clone()),
+            app: router(engine, self.keys, realtime.clone(), health.clone()),
             listener,
             realtime,
             health,

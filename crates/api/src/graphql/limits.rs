@@ -17,11 +17,12 @@
 //! Also here: the label of a request for its log line.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{Directive, ExecutableDocument, Field, Selection, SelectionSet};
 use async_graphql::{Name, Positioned, ServerError, Variables};
 use async_graphql_value::{ConstValue, Value};
+
+use crate::metrics::{Operation, RootField};
 
 /// The longest query text parsed: parsing costs about 35 bytes of memory per byte of text, so a
 /// query of 1 MiB (the body limit) would take 35 MB and a quarter of a second of CPU before any
@@ -38,8 +39,6 @@ pub const MAX_COST: u64 = 5_000;
 pub const MAX_DIRECTIVES: u64 = 50;
 /// The page size assumed for a `limit` that is left out (the API's default).
 const DEFAULT_LIMIT: u64 = 20;
-/// The fields that answer a page of trainers.
-const PAGES: [&str; 2] = ["allTrainers", "trainersBySpecialty"];
 /// The largest page size (a larger `limit` is refused by the resolver; it counts as this).
 const MAX_LIMIT: u64 = 100;
 
@@ -211,7 +210,8 @@ impl<'a> Walk<'a> {
     /// page size when a page's `limit` is left out).
     fn page_size(&self, field: &Field) -> u64 {
         let Some((_, limit)) = field.arguments.iter().find(|(n, _)| n.node == "limit") else {
-            return if PAGES.contains(&field.name.node.as_str()) {
+            return if RootField::from_name(field.name.node.as_str()).is_some_and(RootField::is_page)
+            {
                 DEFAULT_LIMIT
             } else {
                 1
@@ -263,54 +263,8 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// What a request asked: for its log line (e.g. `mutation createTrainer`) and for metrics (its
-/// first root field, when the schema has it: a bounded set of names).
-#[derive(Clone, Default)]
-pub struct OperationLabel(pub Arc<Mutex<Option<(String, &'static str)>>>);
-
-impl OperationLabel {
-    pub fn get(&self) -> Option<String> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|l| l.as_ref().map(|(log, _)| log.clone()))
-    }
-
-    /// The root field, or `-` when the request was refused before it was parsed.
-    pub fn metric(&self) -> &'static str {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|l| l.as_ref().map(|(_, metric)| *metric))
-            .unwrap_or("-")
-    }
-
-    pub fn set(&self, log: &str, metric: &'static str) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((log.to_string(), metric));
-        }
-    }
-}
-
-/// The root fields of the schema, as metrics name operations.
-pub(crate) const ROOT_FIELDS: [&str; 13] = [
-    "allTrainers",
-    "getTrainer",
-    "trainersBySpecialty",
-    "countTrainers",
-    "createTrainer",
-    "updateTrainers",
-    "deleteTrainer",
-    "onCreateTrainer",
-    "onUpdateTrainer",
-    "onDeleteTrainer",
-    "__schema",
-    "__type",
-    "__typename",
-];
-
-/// A document's first root field for metrics: one of [`ROOT_FIELDS`], or `other`.
-pub fn metric_name(doc: &ExecutableDocument) -> &'static str {
+/// A document's first root field, as metrics count it.
+pub fn operation(doc: &ExecutableDocument) -> Operation {
     let first = doc.operations.iter().next().and_then(|(_, op)| {
         op.node
             .selection_set
@@ -323,8 +277,8 @@ pub fn metric_name(doc: &ExecutableDocument) -> &'static str {
             })
     });
     first
-        .and_then(|name| ROOT_FIELDS.into_iter().find(|known| *known == name))
-        .unwrap_or("other")
+        .and_then(RootField::from_name)
+        .map_or(Operation::Other, Operation::Field)
 }
 
 /// What a document asks, for the log: its operations and their first root fields.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{FromRef, State};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,14 +18,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::{self, request_error, ErrorType};
-use crate::explorer;
-use crate::keys::KeyRing;
-use crate::limits::OperationLabel;
-use crate::ops::{self, Health};
-use crate::realtime::{self, Realtime};
-use crate::request::{parse_request, MAX_BODY_BYTES};
-use crate::schema::TrainersSchema;
+use super::explorer;
+use super::health::{self, Health};
+use crate::auth::{KeyRing, API_KEY_HEADER};
+use crate::graphql::error::{self, request_error, ErrorType};
+use crate::graphql::request::{parse_request, MAX_BODY_BYTES};
+use crate::graphql::Engine;
+use crate::metrics::{self, Operation};
+use crate::realtime::{self, HandshakeParams, Realtime};
 
 /// The largest response body, as on AppSync.
 pub const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
@@ -37,7 +39,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 struct AppState(Arc<Shared>);
 
 struct Shared {
-    schema: TrainersSchema,
+    engine: Engine,
     keys: Arc<KeyRing>,
     realtime: Realtime,
 }
@@ -56,14 +58,9 @@ impl FromRef<AppState> for Realtime {
 }
 
 /// Every route of the API, with auth, limits and panic safety.
-pub fn router(
-    schema: TrainersSchema,
-    keys: Arc<KeyRing>,
-    realtime: Realtime,
-    health: Health,
-) -> Router {
+pub fn router(engine: Engine, keys: Arc<KeyRing>, realtime: Realtime, health: Health) -> Router {
     let state = AppState(Arc::new(Shared {
-        schema,
+        engine,
         keys,
         realtime,
     }));
@@ -72,7 +69,7 @@ pub fn router(
         .route(
             "/graphql",
             post(graphql)
-                .get(realtime::on_graphql)
+                .get(graphql_get)
                 .fallback(wrong_method),
         )
         .route(
@@ -81,7 +78,7 @@ pub fn router(
         )
         .route("/", get(explorer::page))
         .with_state(state)
-        .merge(ops::routes(health))
+        .merge(health::routes(health))
         .fallback(|| async {
             request_error(
                 StatusCode::NOT_FOUND,
@@ -116,6 +113,21 @@ fn traced(router: Router) -> Router {
     )
 }
 
+/// `GET /graphql`: a WebSocket of either protocol, or the explorer for a browser that asks for
+/// a page.
+async fn graphql_get(
+    State(realtime): State<Realtime>,
+    Query(params): Query<HandshakeParams>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match ws {
+        Ok(ws) => realtime::on_graphql(realtime, params.header, ws),
+        Err(_) if explorer::wanted(&headers) => explorer::page().await.into_response(),
+        Err(_) => realtime::not_a_websocket(),
+    }
+}
+
 /// A method `/graphql` does not serve.
 fn wrong_method() -> Response {
     request_error(
@@ -125,26 +137,27 @@ fn wrong_method() -> Response {
     )
 }
 
-/// The API key of a request, from the `x-api-key` header.
+/// The API key of a request, from its [`API_KEY_HEADER`] header.
 fn api_key(headers: &HeaderMap) -> Option<&str> {
-    headers.get("x-api-key").and_then(|v| v.to_str().ok())
+    headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok())
 }
 
 async fn graphql(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let label = OperationLabel::default();
-    let (response, error_type) = answer(&app, &headers, body, &label).await;
+    let mut asked = Asked {
+        label: None,
+        operation: Operation::Unparsed,
+    };
+    let (response, error_type) = answer(&app, &headers, body, &mut asked).await;
     let seconds = started.elapsed().as_secs_f64();
-    let error_type = error_type.map_or("-", ErrorType::as_str);
     tracing::info!(
-        operation = label.get().as_deref().unwrap_or("-"),
+        operation = asked.label.as_deref().unwrap_or("-"),
         status = response.status().as_u16(),
-        error_type,
+        error_type = error_type.map_or("-", ErrorType::as_str),
         ms = seconds * 1000.0,
         "graphql"
     );
-    let operation = label.metric();
-    ops::record_request(operation, error_type, seconds);
+    metrics::record_request(asked.operation, error_type, seconds);
     response
 }
 
@@ -158,11 +171,17 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// What a request asked, once its query was parsed: for its log line and its metrics.
+struct Asked {
+    label: Option<String>,
+    operation: Operation,
+}
+
 async fn answer(
     app: &AppState,
     headers: &HeaderMap,
     body: Body,
-    label: &OperationLabel,
+    asked: &mut Asked,
 ) -> (Response, Option<ErrorType>) {
     if !api_key(headers).is_some_and(|k| app.keys.accepts(k)) {
         return (error::unauthorized(), Some(ErrorType::Unauthorized));
@@ -208,20 +227,27 @@ async fn answer(
         }
     };
     let request = match parse_request(&bytes) {
-        Ok(r) => r.data(label.clone()),
-        Err(message) => return malformed(StatusCode::BAD_REQUEST, &message),
+        Ok(r) => r,
+        Err(e) => return malformed(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let response = tokio::select! {
-        biased;
-        response = app.schema.execute(request) => response,
-        () = &mut deadline => {
-            tracing::warn!("a request ran past the 30 s limit and was cut off");
-            let message = "The request did not finish within 30 s and was cut off";
-            async_graphql::Response::from_errors(vec![error::server_error(
-                ErrorType::Internal,
-                message,
-            )])
+    let response = match app.engine.prepare(request) {
+        Ok(ready) => {
+            asked.label = Some(ready.prepared().label().to_string());
+            asked.operation = ready.prepared().operation();
+            tokio::select! {
+                biased;
+                response = app.engine.execute(ready) => response,
+                () = &mut deadline => {
+                    tracing::warn!("a request ran past the 30 s limit and was cut off");
+                    let message = "The request did not finish within 30 s and was cut off";
+                    async_graphql::Response::from_errors(vec![error::server_error(
+                        ErrorType::Internal,
+                        message,
+                    )])
+                }
+            }
         }
+        Err(refused) => *refused,
     };
     let mut error_type = response.errors.first().map(error::error_type);
     let mut body = serde_json::to_vec(&error::response_json(&response)).unwrap_or_default();

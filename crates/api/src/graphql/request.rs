@@ -4,39 +4,68 @@
 use async_graphql::Variables;
 use serde_json::Value;
 
+/// Why a request can't be read; its message says what to send instead.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("The request body is empty: send a JSON object with a `query` string")]
+    Empty,
+    #[error("The request body is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The JSON is not the shape of a request.
+    #[error("{0}")]
+    Shape(&'static str),
+}
+
 /// The largest request accepted, as on AppSync: an HTTP body, or a WebSocket message.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Reads a request from bytes (an HTTP body, or the JSON string of an AppSync `start`).
-pub fn parse_request(bytes: &[u8]) -> Result<async_graphql::Request, String> {
+pub fn parse_request(bytes: &[u8]) -> Result<async_graphql::Request, RequestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err("The request body is empty: send a JSON object with a `query` string".into());
+        return Err(RequestError::Empty);
     }
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| format!("The request body is not valid JSON: {e}"))?;
+    let value: Value = serde_json::from_slice(bytes)?;
     request_from_value(value)
 }
 
 /// Reads a request from JSON already parsed (a WebSocket message's payload).
-pub fn request_from_value(value: Value) -> Result<async_graphql::Request, String> {
+pub fn request_from_value(value: Value) -> Result<async_graphql::Request, RequestError> {
     let Value::Object(mut obj) = value else {
-        return Err("The request body must be a JSON object with a `query` string".into());
+        return Err(RequestError::Shape(
+            "The request body must be a JSON object with a `query` string",
+        ));
     };
     let query = match obj.remove("query") {
-        None | Some(Value::Null) => return Err("Invalid request, `query` can't be null.".into()),
+        None | Some(Value::Null) => {
+            return Err(RequestError::Shape(
+                "Invalid request, `query` can't be null.",
+            ))
+        }
         Some(Value::String(q)) => q,
-        Some(_) => return Err("Invalid request, `query` must be a string".into()),
+        Some(_) => {
+            return Err(RequestError::Shape(
+                "Invalid request, `query` must be a string",
+            ))
+        }
     };
     let mut request = async_graphql::Request::new(query);
     match obj.remove("variables") {
         None | Some(Value::Null) => {}
         Some(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v)),
-        Some(_) => return Err("Invalid request, `variables` must be a JSON object".into()),
+        Some(_) => {
+            return Err(RequestError::Shape(
+                "Invalid request, `variables` must be a JSON object",
+            ))
+        }
     }
     match obj.remove("operationName") {
         None | Some(Value::Null) => {}
         Some(Value::String(name)) => request = request.operation_name(name),
-        Some(_) => return Err("Invalid request, `operationName` must be a string".into()),
+        Some(_) => {
+            return Err(RequestError::Shape(
+                "Invalid request, `operationName` must be a string",
+            ))
+        }
     }
     Ok(request)
 }
@@ -64,7 +93,7 @@ mod tests {
             ),
         ];
         for (body, says) in cases {
-            let message = parse_request(body.as_bytes()).expect_err(body);
+            let message = parse_request(body.as_bytes()).expect_err(body).to_string();
             assert!(message.contains(says), "{body:?}: {message}");
         }
     }

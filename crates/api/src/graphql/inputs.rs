@@ -5,7 +5,7 @@
 use async_graphql::{Enum, InputObject, InputType, ID};
 use trainers_core::{Error, Filter, FilterKind, KeyCondition, SortDirection};
 
-use crate::schema::Specialty;
+use super::types::Specialty;
 
 #[derive(InputObject, Clone, Default)]
 pub struct ModelStringInput {

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::Html;
 
 /// The page, as built.
-pub const HTML: &str = include_str!("../assets/explorer.html");
+pub const HTML: &str = include_str!("../../assets/explorer.html");
 
 pub async fn page() -> Html<&'static str> {
     Html(HTML)
