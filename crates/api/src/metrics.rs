@@ -18,6 +18,8 @@ pub const REQUEST_SECONDS: &str = "trainers_request_duration_seconds";
 pub const STORE_SECONDS: &str = "trainers_store_duration_seconds";
 pub const WEBSOCKETS_OPEN: &str = "trainers_websockets_open";
 pub const SUBSCRIPTIONS_ACTIVE: &str = "trainers_subscriptions_active";
+/// Subscription executions running (identical subscriptions share one).
+pub const SUBSCRIPTION_EXECUTIONS: &str = "trainers_subscription_executions";
 pub const EVENTS_DELIVERED: &str = "trainers_events_delivered_total";
 pub const EVENTS_DROPPED: &str = "trainers_events_dropped_total";
 /// Events that could not be shared with the other servers of a fleet.

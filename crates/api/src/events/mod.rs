@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use trainers_core::Trainer;
@@ -50,6 +51,30 @@ pub struct TrainerEvent {
 pub fn fell_behind(missed: u64) -> String {
     ::metrics::counter!(crate::metrics::EVENTS_DROPPED).increment(missed);
     format!("This subscriber fell {missed} events behind and was dropped; subscribe again")
+}
+
+/// What a reader of a broadcast channel hears: the next item, or that it fell behind.
+pub enum Heard<T> {
+    Item(T),
+    /// It missed this many items; nothing follows.
+    FellBehind(u64),
+}
+
+/// A broadcast receiver as a stream, for every reader that must not slow its writer: it ends
+/// when the channel closes, or right after telling its reader that it fell behind.
+pub fn listen<T: Clone + Send + 'static>(
+    receiver: broadcast::Receiver<T>,
+) -> impl Stream<Item = Heard<T>> + Send + 'static {
+    futures::stream::unfold(Some(receiver), |state| async move {
+        let mut receiver = state?;
+        match receiver.recv().await {
+            Ok(item) => Some((Heard::Item(item), Some(receiver))),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                Some((Heard::FellBehind(missed), None))
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    })
 }
 
 /// Where mutations publish their events. Never waits.

@@ -1,17 +1,14 @@
 //! The root type `Subscription`: the events a subscriber wants, filtered as AppSync filters them.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, Subscription, ID};
-use futures::Stream;
-use tokio::sync::broadcast::error::RecvError;
+use futures::{Stream, StreamExt};
 use trainers_core::{Field, Filter, FilterKind};
 
 use super::error::{graphql_error, ErrorType};
 use super::inputs::{self, ModelSubscriptionTrainersFilterInput};
 use super::schema::{bus, gql_error};
 use super::types::{Specialty, Trainers};
-use crate::events::{selects, EventKind, TrainerEvent};
+use crate::events::{fell_behind, listen, selects, EventKind, Heard, TrainerEvent};
 
 pub struct SubscriptionRoot;
 
@@ -70,33 +67,19 @@ fn events(
     ctx: &Context<'_>,
     wanted: Wanted,
 ) -> impl Stream<Item = async_graphql::Result<Option<Trainers>>> {
-    let rx = bus(ctx).source.subscribe();
-    let wanted = Arc::new(wanted);
-    futures::stream::unfold(Some(rx), move |state| {
-        let wanted = wanted.clone();
-        async move {
-            let mut rx = state?;
-            loop {
-                match rx.recv().await {
-                    Ok(e) if wanted.passes(&e) => {
-                        let payload = Trainers {
-                            trainer: e.trainer.clone(),
-                            selected: e.selected.clone(),
-                        };
-                        return Some((Ok(Some(payload)), Some(rx)));
-                    }
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(missed)) => {
-                        let error = graphql_error(
-                            ErrorType::SubscriberTooSlow,
-                            crate::events::fell_behind(missed),
-                        );
-                        return Some((Err(error), None));
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        }
+    listen(bus(ctx).source.subscribe()).filter_map(move |heard| {
+        let answer = match heard {
+            Heard::Item(e) if wanted.passes(&e) => Some(Ok(Some(Trainers {
+                trainer: e.trainer.clone(),
+                selected: e.selected.clone(),
+            }))),
+            Heard::Item(_) => None,
+            Heard::FellBehind(missed) => Some(Err(graphql_error(
+                ErrorType::SubscriberTooSlow,
+                fell_behind(missed),
+            ))),
+        };
+        std::future::ready(answer)
     })
 }
 

@@ -277,11 +277,13 @@ impl Bound {
         let addr = self.local_addr()?;
         let stop = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
+        let realtime = self.realtime.clone();
         let task = tokio::spawn(self.serve(signal));
         Ok(Running {
             addr,
             stop,
             task: Some(task),
+            realtime,
         })
     }
 }
@@ -310,11 +312,18 @@ pub struct Running {
     addr: SocketAddr,
     stop: CancellationToken,
     task: Option<JoinHandle<()>>,
+    realtime: Realtime,
 }
 
 impl Running {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Subscription executions running now (identical subscriptions share one), as
+    /// `trainers_subscription_executions` reports it.
+    pub fn subscription_executions(&self) -> usize {
+        self.realtime.subscription_executions()
     }
 
     /// Shuts the server down and waits until it has.

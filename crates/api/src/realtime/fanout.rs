@@ -15,11 +15,16 @@ use futures::StreamExt;
 use tokio::sync::broadcast;
 
 use super::connection::{self, Started};
+use crate::events::{fell_behind, listen, Heard};
 use crate::graphql::error::{server_error, ErrorType};
 use crate::graphql::{Engine, Ready};
+use crate::metrics;
 
-/// Results one subscriber may fall behind the shared execution before it is told and dropped.
-const BUFFER: usize = 4096;
+/// Results one subscriber may fall behind the shared execution before it is told and dropped:
+/// as many as its connection's outgoing queue holds (`Limits::outgoing_queue`'s default), so a
+/// subscriber that lags this far is one whose connection is about to be found too slow anyway.
+/// Each group's channel holds this many slots, about 10 KB, for as long as it has a subscriber.
+const GROUP_BUFFER: usize = 256;
 
 /// (query, variables as JSON, operation name).
 type Key = (String, String, Option<String>);
@@ -38,6 +43,11 @@ fn lock(groups: &Groups) -> MutexGuard<'_, HashMap<Key, broadcast::Sender<Arc<Re
 }
 
 impl Fanout {
+    /// Shared executions running now.
+    pub fn executions(&self) -> usize {
+        lock(&self.groups).len()
+    }
+
     /// Starts `request`. A subscription (`subscription`: the caller has told the operation's
     /// type) joins the execution of an identical one if there is one, or starts one that others
     /// may join; anything else runs on its own.
@@ -66,7 +76,7 @@ impl Fanout {
             // An identical subscription started meanwhile: this one runs on its own.
             return Started::Running(None, upstream);
         }
-        let (results, first) = broadcast::channel(BUFFER);
+        let (results, first) = broadcast::channel(GROUP_BUFFER);
         groups.insert(key.clone(), results.clone());
         tokio::spawn(pump(self.groups.clone(), key, upstream, results));
         Started::Running(None, follow(first))
@@ -74,41 +84,58 @@ impl Fanout {
 }
 
 /// Runs the shared execution, handing each result to every subscriber, until it ends or the
-/// last subscriber has gone.
+/// last subscriber has gone: then, at once (whether or not an event comes), the group is
+/// removed and the execution dropped, with all it held.
 async fn pump(
     groups: Arc<Groups>,
     key: Key,
     mut upstream: BoxStream<'static, Arc<Response>>,
     results: broadcast::Sender<Arc<Response>>,
 ) {
-    while let Some(result) = upstream.next().await {
-        if results.send(result).is_err() {
-            // No subscriber left, unless one joined just now: that one keeps the group.
-            let mut groups = lock(&groups);
-            if results.receiver_count() == 0 {
-                groups.remove(&key);
-                return;
+    let executions = ::metrics::gauge!(metrics::SUBSCRIPTION_EXECUTIONS);
+    executions.increment(1.0);
+    pump_until_unheard(&groups, &key, &mut upstream, &results).await;
+    executions.decrement(1.0);
+}
+
+async fn pump_until_unheard(
+    groups: &Groups,
+    key: &Key,
+    upstream: &mut BoxStream<'static, Arc<Response>>,
+    results: &broadcast::Sender<Arc<Response>>,
+) {
+    loop {
+        tokio::select! {
+            result = upstream.next() => match result {
+                Some(result) => {
+                    // No subscriber left: `closed` below ends the group.
+                    let _ = results.send(result);
+                }
+                None => break,
+            },
+            () = results.closed() => {
+                let mut groups = lock(groups);
+                // A subscriber may have joined between `closed` and the lock: it keeps the group.
+                if results.receiver_count() == 0 {
+                    groups.remove(key);
+                    return;
+                }
             }
         }
     }
-    lock(&groups).remove(&key);
+    lock(groups).remove(key);
 }
 
-/// One subscriber's results; one that falls `BUFFER` behind gets an error and its stream ends.
+/// One subscriber's results; one that falls [`GROUP_BUFFER`] behind gets an error and its stream
+/// ends.
 fn follow(results: broadcast::Receiver<Arc<Response>>) -> BoxStream<'static, Arc<Response>> {
-    futures::stream::unfold(Some(results), |state| async move {
-        let mut results = state?;
-        match results.recv().await {
-            Ok(result) => Some((result, Some(results))),
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                let error = server_error(
-                    ErrorType::SubscriberTooSlow,
-                    crate::events::fell_behind(missed),
-                );
-                Some((Arc::new(Response::from_errors(vec![error])), None))
+    listen(results)
+        .map(|heard| match heard {
+            Heard::Item(result) => result,
+            Heard::FellBehind(missed) => {
+                let error = server_error(ErrorType::SubscriberTooSlow, fell_behind(missed));
+                Arc::new(Response::from_errors(vec![error]))
             }
-            Err(broadcast::error::RecvError::Closed) => None,
-        }
-    })
-    .boxed()
+        })
+        .boxed()
 }

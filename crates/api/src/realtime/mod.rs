@@ -155,6 +155,11 @@ impl Realtime {
         self.tasks.wait().await;
     }
 
+    /// Subscription executions running now (identical subscriptions share one).
+    pub fn subscription_executions(&self) -> usize {
+        self.fanout.executions()
+    }
+
     /// Open WebSocket connections.
     pub fn open_connections(&self) -> usize {
         self.limits.max_connections - self.connections.available_permits()

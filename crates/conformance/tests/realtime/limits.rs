@@ -141,3 +141,68 @@ async fn a_subscriber_that_stops_reading_slows_no_one_and_is_dropped() {
     }
     assert!(told, "the slow subscriber was told why");
 }
+
+/// Waits until the server runs no subscription execution at all; panics after [`PATIENCE`].
+async fn until_no_execution_runs(server: &TestServer) {
+    let deadline = Instant::now() + PATIENCE;
+    while server.server.subscription_executions() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} subscription executions still run",
+            server.server.subscription_executions()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Subscribing and completing, again and again, with subscriptions no event ever reaches: each
+/// `stop` releases its execution at once (it used to stay, with its 4,096-slot channel, until an
+/// event reached it: 2,000 cycles held 350 MB), and so does closing the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_subscriptions_release_what_they_held_at_once() {
+    let (store, dir) = embedded_store();
+    let server = TestServer::start_with(store, Some(Box::new(dir)), |server| server).await;
+    let query = "subscription($id: ID) { onUpdateTrainer(id: $id) { id } }";
+    let mut client = appsync(&server).await;
+    for n in 0..300 {
+        let id = format!("s{n}");
+        start(&mut client, &id, query, json!({"id": format!("x-{n}")})).await;
+        assert_eq!(server.server.subscription_executions(), 1);
+        client.send(json!({"id": id, "type": "stop"})).await;
+        let complete = client.expect("complete").await;
+        assert_eq!(complete["id"], id);
+        until_no_execution_runs(&server).await;
+    }
+
+    // Left running, then the connection closes: released too.
+    for n in 0..20 {
+        start(
+            &mut client,
+            &format!("k{n}"),
+            query,
+            json!({"id": format!("y-{n}")}),
+        )
+        .await;
+    }
+    assert_eq!(server.server.subscription_executions(), 20);
+    drop(client);
+    until_no_execution_runs(&server).await;
+
+    // The same on graphql-transport-ws, whose `complete` comes from the client.
+    let mut client = transport_ws(server.addr, TEST_API_KEY).await;
+    client.expect("connection_ack").await;
+    for n in 0..50 {
+        let id = format!("t{n}");
+        let payload = json!({"query": query, "variables": {"id": format!("z-{n}")}});
+        client
+            .send(json!({"id": id, "type": "subscribe", "payload": payload}))
+            .await;
+        let deadline = Instant::now() + PATIENCE;
+        while server.server.subscription_executions() == 0 {
+            assert!(Instant::now() < deadline, "the subscription never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        client.send(json!({"id": id, "type": "complete"})).await;
+        until_no_execution_runs(&server).await;
+    }
+}
