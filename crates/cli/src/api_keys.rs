@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use trainers_core::keys::{expiry_after, KeySource, DEFAULT_EXPIRY};
+use trainers_core::keys::{expiry_after, FixedKey, KeySource, DEFAULT_EXPIRY};
 use trainers_core::Timestamp;
 
 use crate::stores::StoreArgs;
@@ -89,7 +89,7 @@ pub async fn api_key_command(data_dir: &Path, cmd: ApiKeyCommand) -> anyhow::Res
 
 /// Without `--api-key`, a server whose key source has no key makes one and prints it, once. Of
 /// servers starting together on one source, one makes it (see `KeySource::create_first`).
-pub async fn make_first_key(keys: &dyn KeySource, fixed: &[String]) -> anyhow::Result<()> {
+pub async fn make_first_key(keys: &dyn KeySource, fixed: &[FixedKey]) -> anyhow::Result<()> {
     if !fixed.is_empty() {
         return Ok(());
     }

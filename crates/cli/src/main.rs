@@ -20,7 +20,7 @@ use trainers_api::http::tls;
 use trainers_api::metrics::MeteredStore;
 use trainers_api::realtime::Limits as RealtimeLimits;
 use trainers_api::{HttpLimits, Server};
-use trainers_core::TrainerService;
+use trainers_core::{FixedKey, TrainerService};
 use trainers_store_embedded::EmbeddedStore;
 
 use api_keys::ApiKeyCommand;
@@ -212,6 +212,13 @@ fn block_on(command: impl std::future::Future<Output = anyhow::Result<()>>) -> a
 /// the first API key).
 async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     // Read before anything is made: a bad certificate fails the start cleanly.
+    // An empty or malformed key would open the API (an empty one matches an empty header).
+    let fixed_keys = FixedKey::parse_all(&args.api_keys).map_err(|(n, e)| {
+        anyhow::anyhow!(
+            "--api-key (TRAINERS_API_KEY): key {n} of {} is refused: {e}",
+            args.api_keys.len()
+        )
+    })?;
     let (tls_cert, tls_key) = (args.tls_cert.clone(), args.tls_key.clone());
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
         tls::server_config(cert, key)?;
@@ -221,8 +228,8 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
-    api_keys::make_first_key(key_source.as_ref(), &args.api_keys).await?;
-    let ring = Arc::new(KeyRing::new(Some(key_source), &args.api_keys).await?);
+    api_keys::make_first_key(key_source.as_ref(), &fixed_keys).await?;
+    let ring = Arc::new(KeyRing::new(Some(key_source), &fixed_keys).await?);
     ring.spawn_refresh(Duration::from_secs(1));
     let service = TrainerService::new(Arc::new(MeteredStore(store)));
     let mut server = Server::new(service.clone(), ring)

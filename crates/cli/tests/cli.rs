@@ -202,3 +202,56 @@ async fn schema_prints_the_served_schema() {
     assert_eq!(text(&out.stdout), trainers_api::sdl());
     assert!(text(&out.stdout).contains("updateTrainers("));
 }
+
+/// An empty key given at start, however it comes (an unset variable in a compose file, a
+/// trailing comma, an empty argument), stops the server in one line: it used to make the empty
+/// key valid, so that a request with an empty `x-api-key` read and wrote everything.
+#[tokio::test]
+async fn an_empty_or_malformed_fixed_key_stops_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let serve_with = |env: Option<&'static str>, args: Vec<&'static str>| {
+        let mut cmd = trainers();
+        cmd.arg("--data-dir").arg(dir.path());
+        cmd.args(["serve", "--addr", "127.0.0.1:0"]).args(args);
+        if let Some(value) = env {
+            cmd.env("TRAINERS_API_KEY", value);
+        }
+        cmd
+    };
+    let trailing_comma: &'static str = "da2-clitestkey000000000000000,";
+    let cases = [
+        (Some(""), vec![], "key 1 of 1 is refused: it is empty"),
+        (
+            Some(trailing_comma),
+            vec![],
+            "key 2 of 2 is refused: it is empty",
+        ),
+        (None, vec!["--api-key", ""], "it is empty"),
+        (None, vec!["--api-key", "da2-short"], "it has 9 characters"),
+        (
+            None,
+            vec!["--api-key", "da2-with space-0000000"],
+            "holds a space",
+        ),
+    ];
+    for (env, args, says) in cases {
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            serve_with(env, args).output(),
+        )
+        .await
+        .expect("the server stops at start instead of serving")
+        .expect("runs");
+        assert_clean_failure(&out, says);
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            !stderr.contains("da2-short") && !stderr.contains("with space"),
+            "{stderr}"
+        );
+        assert!(
+            text(&out.stdout).is_empty(),
+            "no first key printed, nothing served"
+        );
+    }
+}

@@ -52,9 +52,13 @@ impl TestServer {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let key_store = KeyStore::open(data_dir.path()).expect("a key store");
         let keys = Arc::new(
-            KeyRing::new(Some(Arc::new(key_store)), &[TEST_API_KEY.to_string()])
-                .await
-                .expect("a key ring"),
+            KeyRing::new(
+                Some(Arc::new(key_store)),
+                &[trainers_core::FixedKey::parse(TEST_API_KEY)
+                    .expect("the test key is well formed")],
+            )
+            .await
+            .expect("a key ring"),
         );
         let service = TrainerService::new(store);
         let server = configure(Server::new(service.clone(), keys.clone()))

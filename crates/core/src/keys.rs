@@ -30,6 +30,63 @@ impl KeyError {
     }
 }
 
+/// A key given to a server at start (`--api-key`, `TRAINERS_API_KEY`), which never expires:
+/// parsed once, so that an empty or malformed one stops the server instead of opening it. An
+/// empty key (`TRAINERS_API_KEY=` from an unset variable in a compose file, a trailing comma)
+/// would otherwise match the empty `x-api-key` header of any request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FixedKey(String);
+
+/// The fewest characters a fixed key may have (AppSync's keys have 30).
+pub const MIN_FIXED_KEY_CHARS: usize = 16;
+/// The most: a header of reasonable size.
+pub const MAX_FIXED_KEY_CHARS: usize = 256;
+
+/// Why a fixed key is refused. Never holds the key itself: the message may reach a log.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FixedKeyError {
+    #[error("it is empty (an unset variable, or a trailing comma?)")]
+    Empty,
+    #[error("it has {0} characters; a key has {MIN_FIXED_KEY_CHARS} to {MAX_FIXED_KEY_CHARS}")]
+    Length(usize),
+    #[error("it holds a space, a comma or a character that is not visible ASCII")]
+    Characters,
+}
+
+impl FixedKey {
+    pub fn parse(key: &str) -> Result<FixedKey, FixedKeyError> {
+        if key.is_empty() {
+            return Err(FixedKeyError::Empty);
+        }
+        if !key.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+            return Err(FixedKeyError::Characters);
+        }
+        if !(MIN_FIXED_KEY_CHARS..=MAX_FIXED_KEY_CHARS).contains(&key.len()) {
+            return Err(FixedKeyError::Length(key.len()));
+        }
+        Ok(FixedKey(key.to_string()))
+    }
+
+    /// Every key of a list, or which one is wrong (counted from 1) and why.
+    pub fn parse_all(keys: &[String]) -> Result<Vec<FixedKey>, (usize, FixedKeyError)> {
+        keys.iter()
+            .enumerate()
+            .map(|(n, k)| FixedKey::parse(k).map_err(|e| (n + 1, e)))
+            .collect()
+    }
+
+    pub fn hash(&self) -> [u8; 32] {
+        hash(&self.0)
+    }
+}
+
+/// Never shows the key.
+impl std::fmt::Debug for FixedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FixedKey(..)")
+    }
+}
+
 /// What `api-key list` shows of a key: never the key itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyInfo {
@@ -156,6 +213,32 @@ pub trait KeySource: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fixed_key_is_never_empty_short_or_spaced() {
+        assert_eq!(FixedKey::parse(""), Err(FixedKeyError::Empty));
+        assert_eq!(FixedKey::parse("da2-short"), Err(FixedKeyError::Length(9)));
+        for bad in [
+            "da2-abcdefghijklmno ",
+            "da2-abcdefghij,klmnop",
+            "da2-abcdéfghijklmnop",
+            "da2-abcdefghijklmnop\n",
+        ] {
+            assert_eq!(
+                FixedKey::parse(bad),
+                Err(FixedKeyError::Characters),
+                "{bad:?}"
+            );
+        }
+        assert!(FixedKey::parse("da2-conformancetestkey0000000").is_ok());
+        let trailing_comma = vec!["da2-conformancetestkey0000000".to_string(), String::new()];
+        assert_eq!(
+            FixedKey::parse_all(&trailing_comma),
+            Err((2, FixedKeyError::Empty))
+        );
+        let key = FixedKey::parse("da2-conformancetestkey0000000").expect("a key");
+        assert!(!format!("{key:?}").contains("conformance"));
+    }
 
     #[test]
     fn secrets_and_ids_have_their_shapes() {

@@ -15,7 +15,7 @@ pub mod validation;
 pub use copy::{copy_all, CopyCount};
 pub use error::{error_chain, Error, ErrorType};
 pub use filter::{Field, Filter, FilterKind, KeyCondition, Op, Scalar, SortDirection};
-pub use keys::{KeyError, KeyInfo, KeySource, NewKey};
+pub use keys::{FixedKey, KeyError, KeyInfo, KeySource, NewKey};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
 pub use page_token::TokenKey;
 pub use service::{

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use trainers_core::Timestamp;
 
 pub use trainers_core::keys::{
-    expiry_after, hash, KeyError, KeyInfo, KeySource, NewKey, DEFAULT_EXPIRY, MAX_EXPIRY,
+    expiry_after, hash, FixedKey, KeyError, KeyInfo, KeySource, NewKey, DEFAULT_EXPIRY, MAX_EXPIRY,
     MIN_EXPIRY,
 };
 
@@ -26,10 +26,10 @@ impl KeyRing {
     /// A ring of `fixed` and the active keys of `source`, read once now.
     pub async fn new(
         source: Option<Arc<dyn KeySource>>,
-        fixed: &[String],
+        fixed: &[FixedKey],
     ) -> Result<Self, KeyError> {
         let ring = KeyRing {
-            fixed: fixed.iter().map(|k| hash(k)).collect(),
+            fixed: fixed.iter().map(FixedKey::hash).collect(),
             stored: RwLock::new(Vec::new()),
             source,
         };
@@ -65,8 +65,12 @@ impl KeyRing {
         });
     }
 
-    /// Whether a presented key is valid now. Every candidate is compared in constant time.
+    /// Whether a presented key is valid now. Every candidate is compared in constant time. An
+    /// empty key is never one (no key can be empty: see [`FixedKey`]).
     pub fn accepts(&self, presented: &str) -> bool {
+        if presented.is_empty() {
+            return false;
+        }
         let h = hash(presented);
         let now = Timestamp::now().millis();
         let mut ok = self
@@ -117,6 +121,28 @@ mod tests {
         }
     }
 
+    const FIXED: &str = "da2-fixedkeyofthetests0000000";
+
+    fn fixed_key() -> FixedKey {
+        FixedKey::parse(FIXED).expect("a well-formed key")
+    }
+
+    /// Even a source that hands back the hash of an empty key (a hand-edited key table, say)
+    /// does not make an empty header a key.
+    #[tokio::test]
+    async fn an_empty_key_is_never_accepted() {
+        let fake = Arc::new(Fake::default());
+        let later = Timestamp::now().millis() + 60_000;
+        if let Ok(mut keys) = fake.keys.lock() {
+            keys.push((hash(""), later));
+        }
+        let ring = KeyRing::new(Some(fake), &[fixed_key()])
+            .await
+            .expect("a ring");
+        assert!(!ring.accepts(""));
+        assert!(ring.accepts(FIXED));
+    }
+
     #[tokio::test]
     async fn a_failed_reload_keeps_the_last_keys() {
         let fake = Arc::new(Fake::default());
@@ -124,10 +150,10 @@ mod tests {
         if let Ok(mut keys) = fake.keys.lock() {
             keys.push((hash("da2-a"), later));
         }
-        let ring = KeyRing::new(Some(fake.clone()), &["da2-fixed".to_string()])
+        let ring = KeyRing::new(Some(fake.clone()), &[fixed_key()])
             .await
             .expect("a ring");
-        assert!(ring.accepts("da2-a") && ring.accepts("da2-fixed"));
+        assert!(ring.accepts("da2-a") && ring.accepts(FIXED));
         assert!(!ring.accepts("da2-b"));
         fake.failing.store(true, Ordering::SeqCst);
         if let Ok(mut keys) = fake.keys.lock() {
@@ -137,6 +163,6 @@ mod tests {
         assert!(ring.accepts("da2-a"), "kept after a failed reload");
         fake.failing.store(false, Ordering::SeqCst);
         ring.reload().await.expect("reload");
-        assert!(!ring.accepts("da2-a") && ring.accepts("da2-fixed"));
+        assert!(!ring.accepts("da2-a") && ring.accepts(FIXED));
     }
 }
