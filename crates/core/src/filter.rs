@@ -30,6 +30,11 @@ pub const MAX_CONDITIONS: usize = 25;
 pub const MAX_LEVELS: usize = 5;
 /// Values in one `in` or `notIn`, at most.
 pub const MAX_LIST_VALUES: usize = 25;
+/// The most parts a filter or condition may have: every input object, every field or operator
+/// key (even one given `null`) and every item of an `and` or `or` list counts one, so empty
+/// objects (`{and: [{}, {}, …]}`) cost what they weigh. A filter of 25 conditions in five
+/// levels has well under 200.
+pub const MAX_PARTS: usize = 200;
 
 /// A field of a trainer that a filter can test.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -245,6 +250,7 @@ impl Filter {
         let mut parser = Parser {
             kind,
             conditions: 0,
+            parts: 0,
         };
         let filter = match value {
             Value::Null => return Ok(None),
@@ -314,11 +320,27 @@ impl Filter {
 struct Parser {
     kind: FilterKind,
     conditions: usize,
+    parts: usize,
 }
 
 impl Parser {
     fn error(&self, path: &str, what: &str) -> Error {
         Error::validation(self.kind.argument(), format!("{path} {what}"))
+    }
+
+    /// Counts `n` parts of the input against [`MAX_PARTS`], before any work on them.
+    fn count(&mut self, n: usize) -> Result<(), Error> {
+        self.parts = self.parts.saturating_add(n);
+        if self.parts > MAX_PARTS {
+            return Err(self.error(
+                self.kind.argument(),
+                &format!(
+                    "has more than {MAX_PARTS} parts (input objects, fields, operators and list \
+                     items, empty ones too)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn object(
@@ -333,6 +355,8 @@ impl Parser {
                 &format!("is nested more than {MAX_LEVELS} levels deep (and, or, not)"),
             ));
         }
+        // The object and each of its keys, before any of them is looked at.
+        self.count(1 + object.len())?;
         let mut parts = Vec::new();
         for (key, value) in object {
             let here = format!("{path}.{key}");
@@ -344,6 +368,7 @@ impl Parser {
                     let Value::Array(items) = value else {
                         return Err(self.error(&here, "must be a list of filters"));
                     };
+                    self.count(items.len())?;
                     let mut inner = Vec::with_capacity(items.len());
                     for (i, item) in items.iter().enumerate() {
                         let at = format!("{here}[{i}]");
@@ -377,6 +402,7 @@ impl Parser {
                     let Value::Object(ops) = value else {
                         return Err(self.error(&here, "must be an input object of operators"));
                     };
+                    self.count(ops.len())?;
                     for (op, operand) in ops {
                         if operand.is_null() {
                             continue;
@@ -684,6 +710,29 @@ mod tests {
         assert_eq!(e, "filter.or[0].age.eq must be a 32-bit integer");
         let e = refused(FilterKind::Subscription, json!({"not": {}}));
         assert_eq!(e, "filter.not is not a field that can be filtered on");
+    }
+
+    #[test]
+    fn empty_objects_and_nulls_count_toward_the_bound_of_parts() {
+        // 150,000 empty objects once cost a second of CPU and passed the bound of conditions.
+        let empties: Vec<Value> = (0..150_000).map(|_| json!({})).collect();
+        let e = refused(FilterKind::List, json!({ "and": empties }));
+        assert!(e.starts_with("filter has more than 200 parts"), "{e}");
+        let nulls: Vec<Value> = (0..300).map(|_| Value::Null).collect();
+        let e = refused(FilterKind::Subscription, json!({ "or": nulls }));
+        assert!(e.starts_with("filter has more than 200 parts"), "{e}");
+        let mut ops = Map::new();
+        for i in 0..300 {
+            ops.insert(format!("op{i}"), Value::Null);
+        }
+        let e = refused(FilterKind::Condition, json!({ "age": ops }));
+        assert!(e.starts_with("condition has more than 200 parts"), "{e}");
+        // A filter at the bound of conditions and levels stays well inside it.
+        let full: Vec<Value> = (0..5)
+            .map(|i| json!({"or": [{"age": {"ne": i}}, {"not": {"and": [{"age": {"gt": i}}, {"firstName": {"ne": "a"}}, {"lastName": {"ne": "b"}}, {"specialty": {"ne": "BODYBUILDING"}}]}}]}))
+            .collect();
+        let parsed = Filter::parse(FilterKind::List, &json!({ "and": full }));
+        assert!(parsed.is_ok(), "{:?}", parsed.err());
     }
 
     #[test]

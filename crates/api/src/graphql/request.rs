@@ -14,10 +14,21 @@ pub enum RequestError {
     /// The JSON is not the shape of a request.
     #[error("{0}")]
     Shape(&'static str),
+    #[error(
+        "The variables are more than {} KiB of JSON: send less at a time",
+        MAX_VARIABLES_BYTES / 1024
+    )]
+    VariablesTooLarge,
 }
 
 /// The largest request accepted, as on AppSync: an HTTP body, or a WebSocket message.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The most JSON a request's variables may take, as the query text is bounded: measured before
+/// they are converted for execution, so a huge input (150,000 empty filter objects) costs a
+/// walk of its JSON and nothing more. The largest input the schema accepts (a filter of 25
+/// conditions with lists of 25 names) is well under it.
+pub const MAX_VARIABLES_BYTES: usize = 64 * 1024;
 
 /// Reads a request from bytes (an HTTP body, or the JSON string of an AppSync `start`).
 pub fn parse_request(bytes: &[u8]) -> Result<async_graphql::Request, RequestError> {
@@ -51,7 +62,12 @@ pub fn request_from_value(value: Value) -> Result<async_graphql::Request, Reques
     let mut request = async_graphql::Request::new(query);
     match obj.remove("variables") {
         None | Some(Value::Null) => {}
-        Some(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v)),
+        Some(v @ Value::Object(_)) => {
+            if longer_than(&v, MAX_VARIABLES_BYTES) {
+                return Err(RequestError::VariablesTooLarge);
+            }
+            request = request.variables(Variables::from_json(v))
+        }
         Some(_) => {
             return Err(RequestError::Shape(
                 "Invalid request, `variables` must be a JSON object",
@@ -68,6 +84,24 @@ pub fn request_from_value(value: Value) -> Result<async_graphql::Request, Reques
         }
     }
     Ok(request)
+}
+
+/// Whether `value` written as JSON takes more than `limit` bytes; stops writing at the limit.
+fn longer_than(value: &Value, limit: usize) -> bool {
+    struct Budget(usize);
+    impl std::io::Write for Budget {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self
+                .0
+                .checked_sub(buf.len())
+                .ok_or_else(|| std::io::Error::other("over the limit"))?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(Budget(limit), value).is_err()
 }
 
 #[cfg(test)]
@@ -108,5 +142,20 @@ mod tests {
             request.variables.into_value().into_json().expect("JSON"),
             serde_json::json!({"i": "x"})
         );
+    }
+
+    #[test]
+    fn variables_past_their_bound_are_refused_before_conversion() {
+        let empties = vec![serde_json::json!({}); 30_000];
+        let body = serde_json::json!({
+            "query": "query Q($f: TrainerFilterInput) { allTrainers(filter: $f) { nextToken } }",
+            "variables": {"f": {"and": empties}},
+        });
+        let message = parse_request(body.to_string().as_bytes())
+            .expect_err("too large")
+            .to_string();
+        assert!(message.contains("more than 64 KiB"), "{message}");
+        let fits = serde_json::json!({"query": "{ a }", "variables": {"s": "x".repeat(60_000)}});
+        assert!(parse_request(fits.to_string().as_bytes()).is_ok());
     }
 }
