@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::task::AtomicWaker;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue};
@@ -326,6 +326,11 @@ impl Running {
         self.realtime.subscription_executions()
     }
 
+    /// Open WebSocket connections, both protocols, as `trainers_websockets_open` reports them.
+    pub fn open_connections(&self) -> usize {
+        self.realtime.open_connections()
+    }
+
     /// Shuts the server down and waits until it has.
     pub async fn shut_down(mut self) {
         self.stop.cancel();
@@ -538,8 +543,13 @@ impl Stop {
 
     fn stop(&self) {
         self.0.stopping.store(true, Ordering::Release);
-        let waiting =
-            std::mem::take(&mut *self.0.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        let waiting = std::mem::take(
+            &mut *self
+                .0
+                .waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         for waker in waiting.iter().filter_map(std::sync::Weak::upgrade) {
             waker.wake();
         }
@@ -548,7 +558,13 @@ impl Stop {
     /// Resolves when the server stops.
     fn stopped(&self) -> impl std::future::Future<Output = ()> + '_ {
         let waker = Arc::new(AtomicWaker::new());
-        if let Ok(mut waiting) = self.0.waiting.lock() {
+        {
+            // Recovered if poisoned: skipping it would leave this connection deaf to the stop.
+            let mut waiting = self
+                .0
+                .waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             // Ended connections are swept when the list doubles: amortised O(1) per connection.
             if waiting.len() >= 1024 && waiting.len().is_power_of_two() {
                 waiting.retain(|w| w.strong_count() > 0);

@@ -88,6 +88,9 @@ pub struct Limits {
     pub connection_timeout: Duration,
     /// How long a `graphql-transport-ws` client may take to send `connection_init`.
     pub init_timeout: Duration,
+    /// How long an AppSync connection whose handshake carried no key may wait for a `start`
+    /// with a valid one before it is closed.
+    pub key_timeout: Duration,
     /// How long the server keeps trying to send a connection's last messages (the notice to a
     /// client that fell behind, a close frame) before it drops the connection.
     pub farewell_timeout: Duration,
@@ -103,6 +106,7 @@ impl Default for Limits {
             keep_alive: Duration::from_secs(60),
             connection_timeout: Duration::from_secs(300),
             init_timeout: Duration::from_secs(10),
+            key_timeout: Duration::from_secs(5),
             farewell_timeout: Duration::from_secs(10),
         }
     }

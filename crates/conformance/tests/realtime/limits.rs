@@ -206,3 +206,127 @@ async fn completed_subscriptions_release_what_they_held_at_once() {
         until_no_execution_runs(&server).await;
     }
 }
+
+/// Inputs each refused by a bound of the HTTP path, with what the refusal says: a 0.9 MB query
+/// (parsed whole before any bound, once), a filter of 150,000 empty objects as a variable (past
+/// the variables' bound), and one of 15,000 (inside it, past the filter's bound of parts).
+fn oversized_subscriptions() -> Vec<(String, Value, &'static str)> {
+    let long_query = format!(
+        "subscription {{ onCreateTrainer {{ id {} }} }}",
+        "__typename ".repeat(90_000)
+    );
+    let filtered = "subscription ($f: ModelSubscriptionTrainersFilterInput) { onCreateTrainer(filter: $f) { id } }";
+    let empties = |n: usize| json!({"f": {"and": vec![json!({}); n]}});
+    vec![
+        (long_query, json!({}), "the limit is 64 KiB"),
+        (
+            filtered.to_string(),
+            empties(150_000),
+            "more than 64 KiB of JSON",
+        ),
+        (
+            filtered.to_string(),
+            empties(15_000),
+            "filter has more than 200 parts",
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bound_of_http_applies_to_websocket_messages() {
+    let server = spawn_embedded().await;
+    let mut appsync_client = appsync(&server).await;
+    let mut ws_client = transport_ws(server.addr, TEST_API_KEY).await;
+    ws_client.expect("connection_ack").await;
+    for (n, (query, variables, says)) in oversized_subscriptions().into_iter().enumerate() {
+        let id = format!("big-{n}");
+        appsync_client
+            .send(start_message(
+                &id,
+                &query,
+                variables.clone(),
+                Some(TEST_API_KEY),
+            ))
+            .await;
+        let refused = appsync_client.expect("error").await;
+        assert_eq!(refused["id"], id.as_str());
+        let message = refused["payload"]["errors"][0]["message"].to_string();
+        assert!(message.contains(says), "AppSync {id}: {message:.300}");
+
+        let payload = json!({"query": query, "variables": variables});
+        ws_client
+            .send(json!({"id": id, "type": "subscribe", "payload": payload}))
+            .await;
+        let refused = ws_client.next().await;
+        assert_eq!(refused["id"], id.as_str());
+        assert!(
+            refused.to_string().contains(says),
+            "graphql-transport-ws {id}: {refused:.300}"
+        );
+    }
+    // Nothing was set up, and both connections still serve.
+    assert_eq!(server.server.subscription_executions(), 0);
+    let fine = "subscription { onCreateTrainer { id } }";
+    start(&mut appsync_client, "fine", fine, json!({})).await;
+    super::transport_ws::subscribe(&mut ws_client, "fine", fine, json!({})).await;
+    create(&server, "Ada", "YOUTHFITNESS", "id").await;
+    assert!(data(&mut appsync_client, "fine").await["data"]["onCreateTrainer"]["id"].is_string());
+    assert_eq!(ws_client.expect("next").await["id"], "fine");
+}
+
+/// An AppSync connection whose handshake had no key holds a place for `key_timeout` at most:
+/// it used to be acknowledged and kept alive forever, so anyone could fill the cap. One that
+/// shows a valid key in a `start` in time stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_without_a_key_is_closed_soon_and_frees_its_place() {
+    let server = limited_server(Limits {
+        max_connections: 3,
+        key_timeout: Duration::from_millis(500),
+        keep_alive: Duration::from_millis(100),
+        ..Limits::default()
+    })
+    .await;
+    let url = realtime_url(server.addr, None);
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        let mut client = Client::connect(&url, &["graphql-ws"]).await;
+        client.send(json!({"type": "connection_init"})).await;
+        client.expect("connection_ack").await;
+        idle.push(client);
+    }
+    let mut keyed = Client::connect(&url, &["graphql-ws"]).await;
+    keyed.send(json!({"type": "connection_init"})).await;
+    keyed.expect("connection_ack").await;
+    start(
+        &mut keyed,
+        "s",
+        "subscription { onCreateTrainer { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(server.server.open_connections(), 3);
+
+    for client in &mut idle {
+        let refused = client.expect("connection_error").await;
+        assert_eq!(
+            refused["payload"]["errors"][0]["errorType"],
+            "UnauthorizedException"
+        );
+        assert_eq!(refused["payload"]["errors"][0]["errorCode"], 401);
+        assert_eq!(client.expect_close().await.0, Some(1008));
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while server.server.open_connections() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the keyless connections still count"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The keyed one outlived the timeout, and still gets its events.
+    let created = create(&server, "Ada", "YOUTHFITNESS", "id").await;
+    assert_eq!(
+        data(&mut keyed, "s").await["data"]["onCreateTrainer"],
+        created
+    );
+}

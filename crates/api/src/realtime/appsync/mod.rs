@@ -11,7 +11,9 @@
 //! - a bad key in the handshake gets `connection_error`, a bad key in `start` an `error`, both
 //!   `UnauthorizedException` with `errorCode` 401.
 //!
-//! The API key may come in the handshake, in each `start`, or both; the one in `start` wins.
+//! The API key may come in the handshake, in each `start`, or both; the one in `start` wins. A
+//! connection whose handshake had no key is closed (`connection_error`, 401) unless a `start`
+//! with a valid key comes within [`Limits::key_timeout`](super::Limits::key_timeout).
 //! The messages are typed in [`messages`]; one connection is a [`session::Session`].
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -74,6 +76,7 @@ pub(super) fn upgrade(
             };
             Ok(Session {
                 next_ka: Instant::now() + limits.keep_alive,
+                key_deadline: (!handshake_accepted).then(|| Instant::now() + limits.key_timeout),
                 handshake_accepted,
                 outbox,
                 operations: Operations::default(),

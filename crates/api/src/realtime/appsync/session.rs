@@ -21,6 +21,10 @@ pub struct Session {
     pub realtime: Realtime,
     /// Whether the handshake carried a valid key (a `start` may carry its own).
     pub handshake_accepted: bool,
+    /// Until a key has been accepted (in the handshake or a `start`), when the connection is
+    /// closed for want of one: a connection without a key holds a place under the cap for no
+    /// longer than [`Limits::key_timeout`](crate::realtime::Limits::key_timeout).
+    pub key_deadline: Option<Instant>,
     pub outbox: Outbox,
     pub operations: Operations,
     /// When the next `ka` is due.
@@ -44,10 +48,26 @@ impl Protocol for Session {
     }
 
     fn next_timer(&self) -> Option<Instant> {
-        Some(self.next_ka)
+        Some(match self.key_deadline {
+            Some(deadline) => deadline.min(self.next_ka),
+            None => self.next_ka,
+        })
     }
 
     async fn on_timer(&mut self) -> bool {
+        if self.key_deadline.is_some_and(|d| d <= Instant::now()) {
+            let refusal = Outgoing::message(&ServerMessage::ConnectionError {
+                payload: Errors::one(
+                    ErrorType::Unauthorized,
+                    "No valid API key came with the handshake or a start in time",
+                ),
+            });
+            if self.outbox.send(refusal).await {
+                let reason = ErrorType::Unauthorized.as_str();
+                self.outbox.close(CLOSE_POLICY_VIOLATION, reason).await;
+            }
+            return false;
+        }
         self.next_ka = Instant::now() + self.realtime.limits.keep_alive;
         self.outbox
             .send(Outgoing::message(&ServerMessage::Ka))
@@ -160,6 +180,7 @@ impl Session {
         if !authorized {
             return Err(refuse(ErrorType::Unauthorized, NOT_AUTHORIZED));
         }
+        self.key_deadline = None;
         if self.operations.is_running(id) {
             return Err(refuse(
                 ErrorType::DuplicatedOperation,
