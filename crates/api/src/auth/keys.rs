@@ -3,7 +3,7 @@
 //! made or revoked by `trainers api-key` applies to every running server. Keys are compared by
 //! their SHA-256 hash, in constant time.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
@@ -41,9 +41,9 @@ impl KeyRing {
     pub async fn reload(&self) -> Result<(), KeyError> {
         if let Some(source) = &self.source {
             let active = source.active().await?;
-            if let Ok(mut stored) = self.stored.write() {
-                *stored = active;
-            }
+            // A panic elsewhere cannot leave the list half-written: recover it, as every lock
+            // of the crate does.
+            *self.stored.write().unwrap_or_else(PoisonError::into_inner) = active;
         }
         Ok(())
     }
@@ -77,10 +77,9 @@ impl KeyRing {
             .fixed
             .iter()
             .fold(false, |acc, k| acc | bool::from(k.ct_eq(&h)));
-        if let Ok(stored) = self.stored.read() {
-            for (k, expires_at) in stored.iter() {
-                ok |= bool::from(k.ct_eq(&h)) && *expires_at > now;
-            }
+        let stored = self.stored.read().unwrap_or_else(PoisonError::into_inner);
+        for (k, expires_at) in stored.iter() {
+            ok |= bool::from(k.ct_eq(&h)) && *expires_at > now;
         }
         ok
     }
