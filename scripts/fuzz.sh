@@ -32,7 +32,7 @@ lock="${BUILD_LOCK:-/tmp/trainers-build.lock}"
 if [[ -z "${FUZZ_TARGET_DIR:-}" ]]; then
   FUZZ_TARGET_DIR="$fuzz_dir/target"
 fi
-all_targets=(parse_limits http_request page_token)
+all_targets=(parse_limits http_request page_token filter_variables ws_message)
 if (($# > 0)); then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 # Runs a command holding the build lock (when flock exists).
@@ -47,6 +47,8 @@ target_flags() {
     parse_limits) echo "-timeout=1 -rss_limit_mb=512 -max_len=65536 $dict" ;;
     http_request) echo "-timeout=3 -rss_limit_mb=512 -max_len=65536 $dict" ;;
     page_token) echo "-timeout=1 -rss_limit_mb=512 -max_len=4096" ;;
+    filter_variables) echo "-timeout=2 -rss_limit_mb=1024 -max_len=131072 $dict" ;;
+    ws_message) echo "-timeout=10 -rss_limit_mb=1024 -max_len=131072 $dict" ;;
     *) echo "unknown fuzz target: $1 (known: ${all_targets[*]})" >&2; return 1 ;;
   esac
 }

@@ -1,5 +1,5 @@
 //! The step every request takes first: parse the query, then check it against the limits of
-//! `trainers_api::limits` (depth, top-level fields, cost, directives), and label it for the log.
+//! `trainers_api::graphql::limits` (depth, top-level fields, cost, directives), and label it for the log.
 //! The check is meant to be linear in the query's text, so run this with `-timeout=1`: an input
 //! that takes longer is a finding, as is any panic.
 //!
@@ -16,15 +16,15 @@ use std::collections::HashSet;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::Variables;
 use libfuzzer_sys::fuzz_target;
-use trainers_api::limits::MAX_COST;
+use trainers_api::graphql::limits::MAX_COST;
 
 fuzz_target!(|data: &[u8]| {
     let query = String::from_utf8_lossy(data);
     let Ok(doc) = async_graphql::parser::parse_query(&*query) else {
         return;
     };
-    let accepted = trainers_api::limits::check(&doc, &Variables::default()).is_ok();
-    let _ = trainers_api::limits::describe(&doc);
+    let accepted = trainers_api::graphql::limits::check(&doc, &Variables::default()).is_ok();
+    let _ = trainers_api::graphql::limits::describe(&doc);
     if accepted {
         let bound = expansion_bound(&doc);
         for (name, op) in doc.operations.iter() {
