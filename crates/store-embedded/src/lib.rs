@@ -20,7 +20,9 @@ mod sql_filter;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::Connection;
@@ -39,7 +41,16 @@ const MAX_IDLE_READERS: usize = 8;
 /// Long reads (filtered pages, counts) running at once; the others wait their turn, so that many
 /// clients asking for filtered scans cost a bounded number of threads, connections and page
 /// caches. Short reads (a trainer, an unfiltered page) never wait for them.
-const MAX_LONG_READS: usize = 4;
+///
+/// A long read keeps its turn until its SQLite statement has stopped, not until its caller
+/// leaves: the statement is interrupted when the caller drops the read (a client gone, the
+/// request's deadline) or after [`LONG_READ_LIMIT`], so a turn given back is a scan stopped.
+pub const MAX_LONG_READS: usize = 4;
+/// The longest a long read runs, whoever waits for it: AppSync's request limit.
+const LONG_READ_LIMIT: Duration = Duration::from_secs(30);
+/// SQLite virtual machine instructions between two looks at whether a long read must stop
+/// (some microseconds of work).
+const PROGRESS_STEPS: std::os::raw::c_int = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -123,7 +134,8 @@ struct Inner {
     path: PathBuf,
     writer: tokio::sync::mpsc::Sender<WriteJob>,
     readers: Mutex<Vec<Connection>>,
-    long_reads: tokio::sync::Semaphore,
+    long_reads: Arc<tokio::sync::Semaphore>,
+    scans: Scans,
     token_key: TokenKey,
     /// Locked for as long as the store is open.
     _lock: std::fs::File,
@@ -152,7 +164,8 @@ impl EmbeddedStore {
                 path,
                 writer,
                 readers: Mutex::new(vec![reader]),
-                long_reads: tokio::sync::Semaphore::new(MAX_LONG_READS),
+                long_reads: Arc::new(tokio::sync::Semaphore::new(MAX_LONG_READS)),
+                scans: Scans::default(),
                 token_key,
                 _lock: lock,
             }),
@@ -256,21 +269,50 @@ impl EmbeddedStore {
     }
 
     /// A read that may take long (a filtered page, a count, an integrity check): on the
-    /// blocking pool, at most [`MAX_LONG_READS`] at once.
+    /// blocking pool, at most [`MAX_LONG_READS`] at once. The turn goes with the work into the
+    /// blocking thread, and the work stops when this future is dropped (its caller is gone) or
+    /// after [`LONG_READ_LIMIT`]: a dropped read never leaves a scan running without a turn.
     async fn read_long<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _turn = self
-            .inner
-            .long_reads
-            .acquire()
+        let turn = Arc::clone(&self.inner.long_reads)
+            .acquire_owned()
             .await
             .map_err(|e| StoreError::backend("the store is closing", e))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_when_dropped = StopWhenDropped(Arc::clone(&stop));
+        let deadline = Instant::now() + LONG_READ_LIMIT;
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.read(f))
-            .await
-            .map_err(|e| StoreError::backend("a long read did not finish", e))?
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            if stop.load(Ordering::Relaxed) {
+                return Err(StoreError::backend_msg(
+                    "a long read was given up before it began",
+                ));
+            }
+            let _running = store.inner.scans.start();
+            store.read(move |conn| {
+                conn.progress_handler(
+                    PROGRESS_STEPS,
+                    Some(move || stop.load(Ordering::Relaxed) || Instant::now() >= deadline),
+                );
+                let out = f(conn);
+                conn.progress_handler(0, None::<fn() -> bool>);
+                out
+            })
+        })
+        .await
+        .map_err(|e| StoreError::backend("a long read did not finish", e))?
+    }
+
+    /// The long reads (filtered scans, counts) running on SQLite now, and the most that ever
+    /// ran at once: never more than [`MAX_LONG_READS`].
+    pub fn long_reads(&self) -> LongReads {
+        LongReads {
+            running: self.inner.scans.running.load(Ordering::SeqCst),
+            peak: self.inner.scans.peak.load(Ordering::SeqCst),
+        }
     }
 
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
@@ -310,6 +352,45 @@ impl EmbeddedStore {
             }
         })
         .await
+    }
+}
+
+/// See [`EmbeddedStore::long_reads`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LongReads {
+    pub running: usize,
+    pub peak: usize,
+}
+
+/// Counts the long reads running on SQLite.
+#[derive(Default)]
+struct Scans {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Scans {
+    fn start(&self) -> Running<'_> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        Running(self)
+    }
+}
+
+struct Running<'a>(&'a Scans);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Tells a long read to stop when its caller drops it (or when it is done: then it is moot).
+struct StopWhenDropped(Arc<AtomicBool>);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
