@@ -18,9 +18,31 @@ pub const FILE_MODE: u32 = 0o600;
 /// The files SQLite keeps beside a database.
 const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
+/// What a data directory holds: the store's files (and SQLite's beside them), and `tls`, where
+/// `trainers tls create` writes by default.
+const DATA_FILES: [&str; 4] = [
+    "trainers.lock",
+    "trainers.sqlite3",
+    "api-keys.sqlite3",
+    "tls",
+];
+
+/// Whether `dir` holds nothing but what a data directory holds (or nothing at all).
+fn only_data_files(dir: &Path) -> io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if !DATA_FILES.iter().any(|f| name.starts_with(f)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Creates `dir` (and its missing parents) with mode 0700. A directory that exists already is
-/// left as it is (it may be the user's own, shared on purpose), with a warning when others may
-/// enter it: the files in it are 0600 whatever the directory's mode.
+/// made 0700 too when it holds nothing but a data directory's files (made 0755 by an older
+/// version, or empty: made for the store); any other (`--data-dir .`, a shared directory) is
+/// left as it is, with a warning: the store's files in it are 0600 whatever its mode.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {
@@ -29,11 +51,23 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
                 use std::os::unix::fs::PermissionsExt;
                 let mode = meta.permissions().mode() & 0o777;
                 if mode & 0o077 != 0 {
-                    tracing::warn!(
-                        dir = %dir.display(),
-                        mode = format!("{mode:o}"),
-                        "the data directory is open to other users (its files are not): chmod 700 it"
-                    );
+                    if only_data_files(dir)? {
+                        set_mode(dir, DIR_MODE)?;
+                        if dir.join(DATA_FILES[0]).exists() {
+                            tracing::info!(
+                                dir = %dir.display(),
+                                was = format!("{mode:o}"),
+                                "the data directory is now readable by its owner only (700)"
+                            );
+                        }
+                    } else {
+                        tracing::warn!(
+                            dir = %dir.display(),
+                            mode = format!("{mode:o}"),
+                            "the data directory holds other files and is open to other users; \
+                             the store's files in it are not (600)"
+                        );
+                    }
                 }
             }
             Ok(())

@@ -67,12 +67,34 @@ fn files_left_readable_by_an_older_version_are_tightened_on_open() {
         std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o644))
             .expect("chmod");
     }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let store = EmbeddedStore::open(&dir).expect("the store reopens");
     let keys = KeyStore::open(&dir).expect("the key store reopens");
+    assert_eq!(mode(&dir), 0o700, "the data directory");
     for (name, m) in modes(&dir) {
         assert_eq!(m, 0o600, "{name} is {m:o}");
     }
     drop((store, keys));
+}
+
+#[test]
+fn an_empty_directory_is_made_private_and_one_with_other_files_is_left() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let empty = root.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    drop(EmbeddedStore::open(&empty).expect("a store"));
+    assert_eq!(mode(&empty), 0o700);
+
+    // Someone's own directory (`--data-dir .`): its mode is theirs; the store's files are 0600.
+    let shared = root.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::write(shared.join("notes.txt"), b"mine").expect("a file");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    drop(EmbeddedStore::open(&shared).expect("a store"));
+    drop(EmbeddedStore::open(&shared).expect("the store reopens"));
+    assert_eq!(mode(&shared), 0o755);
+    assert_eq!(mode(&shared.join("trainers.sqlite3")), 0o600);
 }
 
 #[test]

@@ -125,7 +125,7 @@ pub fn create_local(dir: &Path) -> Result<LocalCertificates, TlsError> {
     let issuer = Issuer::new(ca, ca_key);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
 
-    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+    private_dir(dir).map_err(|source| TlsError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
@@ -136,21 +136,48 @@ pub fn create_local(dir: &Path) -> Result<LocalCertificates, TlsError> {
     Ok(files)
 }
 
-/// Writes a new file; a secret one readable by its owner only.
+/// Makes `dir` (mode 0700 when it is new: it holds private keys) if it is missing.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700).create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
+}
+
+/// Writes a new file (never through a symbolic link: `create_new` is `O_CREAT|O_EXCL`) and
+/// syncs it; a secret one 0600 and a public one 0644, whatever the umask.
 fn write(path: &Path, contents: &str, secret: bool) -> Result<(), TlsError> {
     use std::io::Write;
+    let mode = if secret { 0o600 } else { 0o644 };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    if secret {
+    {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(mode);
     }
-    #[cfg(not(unix))]
-    let _ = secret;
     options
         .open(path)
-        .and_then(|mut file| file.write_all(contents.as_bytes()))
+        .and_then(|mut file| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
+            #[cfg(not(unix))]
+            let _ = mode;
+            file.write_all(contents.as_bytes())?;
+            file.sync_all()
+        })
         .map_err(|source| TlsError::Write {
             path: path.to_path_buf(),
             source,
