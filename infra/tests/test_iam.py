@@ -9,7 +9,12 @@ import re
 
 from conftest import INFRA
 from test_stack import getatt, keys_table, of_type, one, trainers_table
-from trainers_infra.resolver_function import INDEX_ACTIONS, KEYS_TABLE_ACTIONS, TABLE_ACTIONS
+from trainers_infra.resolver_function import (
+    INDEX_ACTIONS,
+    KEYS_TABLE_ACTIONS,
+    PAGE_TOKEN_SECRET_ID,
+    TABLE_ACTIONS,
+)
 from trainers_infra.table import INDEX_NAMES
 
 STORE_SRC = INFRA.parent / "crates" / "store-dynamodb" / "src"
@@ -95,6 +100,9 @@ def test_the_function_does_only_the_stores_dynamodb_actions_on_its_table_and_ind
             "Effect": "Allow",
             "Action": list(KEYS_TABLE_ACTIONS),
             "Resource": getatt(keys, "Arn"),
+            "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["secret#page-token"]}
+            },
         },
         {
             "Sid": "Logs",
@@ -103,6 +111,35 @@ def test_the_function_does_only_the_stores_dynamodb_actions_on_its_table_and_ind
             "Resource": getatt(logs, "Arn"),
         },
     ]
+
+
+def test_the_function_may_touch_only_the_page_token_secret_in_the_keys_table(resources):
+    """A compromised function must not be able to put an API key item in the keys table (every
+    server on the table would accept the key): every statement on the keys table is limited to
+    the partition key of the page-token secret, the one item crates/lambda reads or puts."""
+    keys, _ = keys_table(resources)
+    _, r = role(resources, "ResolverRole")
+    (policy,) = r["Properties"]["Policies"]
+    on_keys = [
+        s
+        for s in statements(policy["PolicyDocument"])
+        if getatt(keys, "Arn") in as_list(s["Resource"])
+    ]
+    assert on_keys, "the function reads the page-token secret"
+    for s in on_keys:
+        assert s["Condition"] == {
+            "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [PAGE_TOKEN_SECRET_ID]}
+        }, s
+        assert set(as_list(s["Action"])) <= {"dynamodb:GetItem", "dynamodb:PutItem"}, s
+    # The id is the store's: a rename there fails here, before the function is refused in AWS.
+    keys_rs = (STORE_SRC / "keys.rs").read_text(encoding="utf-8")
+    assert f'pub const PAGE_TOKEN_SECRET_ID: &str = "{PAGE_TOKEN_SECRET_ID}";' in keys_rs
+    # And the function touches no other item of the keys table: its one use of the keys table
+    # (crates/lambda) is the page-token key.
+    lambda_src = (INFRA.parent / "crates" / "lambda" / "src" / "lib.rs").read_text(encoding="utf-8")
+    uses = re.findall(r"DynamoKeys::new\(.*?\)\s*\.(\w+)\(", lambda_src, re.S)
+    assert uses == ["page_token_key"], uses
+    assert lambda_src.count("DynamoKeys") == 1, "one use of the keys table"
 
 
 def test_the_function_may_query_every_index_of_the_table_and_no_other(resources):

@@ -4,6 +4,7 @@ least-privilege IAM, and the context values."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -383,12 +384,16 @@ def test_resolvers_wait_for_the_schema(resources):
 # --- outputs ---------------------------------------------------------------------------------
 
 
-def test_outputs_give_the_urls_and_the_key_id(template, resources):
+def test_outputs_give_the_urls_and_ids_and_never_the_api_key(template, resources):
     api, _ = one(resources, "AWS::AppSync::GraphQLApi")
     key, _ = one(resources, "AWS::AppSync::ApiKey")
     table, _ = trainers_table(resources)
     template.has_output("GraphQLUrl", {"Value": getatt(api, "GraphQLUrl")})
     template.has_output("RealtimeUrl", {"Value": getatt(api, "RealtimeUrl")})
-    template.has_output("ApiKeyId", {"Value": getatt(key, "ApiKeyId")})
     template.has_output("ApiId", {"Value": getatt(api, "ApiId")})
     template.has_output("TableName", {"Value": {"Ref": table}})
+    # In AppSync an API key's id is the key itself (the `da2-...` value of x-api-key): an output
+    # of it gives the key to whoever may read the stack. No output refers to the key at all.
+    outputs = template.to_json()["Outputs"]
+    assert set(outputs) == {"GraphQLUrl", "RealtimeUrl", "ApiId", "TableName"}, outputs
+    assert key not in json.dumps(outputs), outputs

@@ -28,13 +28,17 @@ TABLE_ACTIONS = (
 INDEX_ACTIONS = ("dynamodb:Query",)
 # The page-token secret in the keys table: read it, or put it once (a conditional put).
 KEYS_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# The one item of the keys table the function touches (crates/store-dynamodb's
+# PAGE_TOKEN_SECRET_ID): its partition key is the only one the role may read or put, so that a
+# compromised function cannot put an API key item, which every server on the table would accept.
+PAGE_TOKEN_SECRET_ID = "secret#page-token"
 
 
 class ResolverFunction(Group):
     """The function that resolves every field: the `bootstrap` in `asset_dir` on
     provided.al2023, on `table`. Its role may do only what the store does, on that table and its
-    indexes, read or put once the page-token secret in `keys_table`, and write the function's
-    own log group."""
+    indexes, read or put the page-token secret's item of `keys_table` (no other item of it), and
+    write the function's own log group."""
 
     def __init__(
         self,
@@ -74,6 +78,11 @@ class ResolverFunction(Group):
                             sid="PageTokenSecret",
                             actions=list(KEYS_TABLE_ACTIONS),
                             resources=[keys_table.table_arn],
+                            conditions={
+                                "ForAllValues:StringEquals": {
+                                    "dynamodb:LeadingKeys": [PAGE_TOKEN_SECRET_ID]
+                                }
+                            },
                         ),
                         iam.PolicyStatement(
                             sid="Logs",

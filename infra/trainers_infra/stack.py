@@ -44,12 +44,9 @@ class TrainersApiStack(Stack):
             value=api.cfn_api.attr_realtime_url,
             description="AppSync's real-time (WebSocket) endpoint, for subscriptions",
         )
-        CfnOutput(
-            self,
-            "ApiKeyId",
-            value=api.api_key.attr_api_key_id,
-            description="The API key's id, which AppSync also takes as the x-api-key header",
-        )
+        # No output of the API key: in AppSync its id IS the key, and outputs are readable by
+        # whoever may describe the stack (and land in outputs.json, CI logs). Users get it with
+        # `aws appsync list-api-keys --api-id <ApiId>`, which needs appsync:ListApiKeys.
         CfnOutput(self, "ApiId", value=self.api.api_id, description="The AppSync API id")
         CfnOutput(
             self,

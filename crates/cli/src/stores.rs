@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use std::sync::Arc;
 
-use trainers_core::{KeySource, TrainerStore};
+use trainers_core::{KeySource, TokenSecret, TrainerStore};
 use trainers_store_dynamodb::{
     add_missing_indexes, client_from_env, create_keys_table, create_table, exists_already,
     keys_table_name, token_key_from_secret, wait_until_active, DynamoKeys, DynamoStore,
@@ -47,15 +47,27 @@ pub struct DynamoArgs {
     pub keys_table: Option<String>,
 
     /// The secret that signs page tokens, instead of the random one kept in the keys table
-    /// (servers sharing a table must then all be given it).
+    /// (servers sharing a table must then all be given it). At least 32 bytes.
     #[arg(long, env = TOKEN_SECRET_ENV, hide_env_values = true)]
     pub token_secret: Option<String>,
 }
 
 impl DynamoArgs {
     pub async fn open(&self) -> anyhow::Result<DynamoStore> {
+        let secret = self.token_secret()?;
         let client = client_from_env(self.endpoint_url.as_deref()).await?;
-        Ok(DynamoStore::open(client, self.table.clone(), self.token_secret.as_deref()).await?)
+        let secret = secret.as_ref().map(TokenSecret::expose);
+        Ok(DynamoStore::open(client, self.table.clone(), secret).await?)
+    }
+
+    /// `--token-secret`, parsed: a short one is refused in one line, which never shows it.
+    pub fn token_secret(&self) -> anyhow::Result<Option<TokenSecret>> {
+        match self.token_secret.as_deref() {
+            None => Ok(None),
+            Some(value) => TokenSecret::parse(value).map_err(|e| {
+                anyhow::anyhow!("--token-secret ({TOKEN_SECRET_ENV}) is refused: {e}")
+            }),
+        }
     }
 }
 
@@ -76,12 +88,15 @@ impl DynamoArgs {
     /// The store and the keys a server serves: both tables checked (the trainers table first),
     /// page tokens signed with `--token-secret` or else the secret of the keys table (made
     /// there by the first server to start).
-    pub async fn open_serving(&self) -> anyhow::Result<(DynamoStore, DynamoKeys)> {
+    pub async fn open_serving(
+        &self,
+        secret: Option<&TokenSecret>,
+    ) -> anyhow::Result<(DynamoStore, DynamoKeys)> {
         let client = client_from_env(self.endpoint_url.as_deref()).await?;
         wait_until_active(&client, &self.table).await?;
         let keys = DynamoKeys::open(client.clone(), self.keys_table()).await?;
-        let token_key = match self.token_secret.as_deref().filter(|s| !s.is_empty()) {
-            Some(secret) => token_key_from_secret(secret),
+        let token_key = match secret {
+            Some(secret) => token_key_from_secret(secret.expose()),
             None => keys.page_token_key().await.with_context(|| {
                 format!("cannot read the page-token secret of {}", keys.table())
             })?,
@@ -100,18 +115,21 @@ impl StoreArgs {
         })
     }
 
-    /// The store and the key source of `trainers serve`.
+    /// The store and the key source of `trainers serve`. `--token-secret` is checked first,
+    /// whichever the store (the embedded store keeps its own secret and does not use it): a
+    /// short one stops the start before anything is opened.
     pub async fn open_serving(
         &self,
         data_dir: &Path,
     ) -> anyhow::Result<(Arc<dyn TrainerStore>, Arc<dyn KeySource>)> {
+        let secret = self.dynamodb.token_secret()?;
         Ok(match self.store {
             StoreKind::Embedded => (
                 Arc::new(EmbeddedStore::open(data_dir)?),
                 Arc::new(KeyStore::open(data_dir)?),
             ),
             StoreKind::Dynamodb => {
-                let (store, keys) = self.dynamodb.open_serving().await?;
+                let (store, keys) = self.dynamodb.open_serving(secret.as_ref()).await?;
                 (Arc::new(store), Arc::new(keys))
             }
         })

@@ -255,3 +255,59 @@ async fn an_empty_or_malformed_fixed_key_stops_the_server() {
         );
     }
 }
+
+/// A short page-token secret stops the server in one line that never shows it, with either
+/// store and from the flag or the environment: anyone who guesses a short secret forges page
+/// tokens every server on the table accepts.
+#[tokio::test]
+async fn a_short_token_secret_stops_the_server_without_showing_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    const SHORT: &str = "s3cret-but-short";
+    let cases: [(Option<&str>, Vec<&str>); 3] = [
+        (None, vec!["--token-secret", SHORT]),
+        (Some(SHORT), vec![]),
+        (
+            Some(SHORT),
+            // No DynamoDB here: the secret is refused before anything is opened.
+            vec![
+                "--store",
+                "dynamodb",
+                "--endpoint-url",
+                "http://127.0.0.1:9",
+            ],
+        ),
+    ];
+    for (env, args) in cases {
+        let mut cmd = trainers();
+        cmd.arg("--data-dir").arg(dir.path());
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--api-key", KEY])
+            .args(&args);
+        if let Some(value) = env {
+            cmd.env("TRAINERS_TOKEN_SECRET", value);
+        }
+        let out = tokio::time::timeout(std::time::Duration::from_secs(20), cmd.output())
+            .await
+            .expect("the server stops at start instead of serving")
+            .expect("runs");
+        assert_clean_failure(
+            &out,
+            "--token-secret (TRAINERS_TOKEN_SECRET) is refused: it has 16 bytes",
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains(SHORT), "{stderr}");
+        assert!(text(&out.stdout).is_empty(), "nothing served: {args:?}");
+    }
+    // A long one serves.
+    let server = serve(
+        dir.path(),
+        &[
+            "--api-key",
+            KEY,
+            "--token-secret",
+            "a-page-token-secret-of-32-bytes-or-more",
+        ],
+    )
+    .await;
+    drop(server);
+}

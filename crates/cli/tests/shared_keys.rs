@@ -1,6 +1,8 @@
 //! Servers side by side on one DynamoDB table share API keys and page tokens through the keys
 //! table, with no configuration: real `trainers serve --store dynamodb` processes and `trainers
-//! api-key`, against dynalite (`make test` starts it and sets `TRAINERS_TEST_DYNALITE`).
+//! api-key`, against dynalite (`make test` starts it and sets `TRAINERS_TEST_DYNALITE`). Ignored by
+//! a plain `cargo test`: `scripts/dynamodb-servers.sh cargo test -p trainers-cli --test shared_keys
+//! -- --include-ignored` runs them.
 
 mod common;
 
@@ -95,6 +97,7 @@ async fn page(server: &Server, key: &str, token: &Value) -> Result<(Vec<String>,
 /// with the key the table's name gave before is refused; `api-key revoke` reaches both within
 /// 5 s.
 #[tokio::test]
+#[ignore = "needs dynalite: scripts/dynamodb-servers.sh cargo test -p trainers-cli --test shared_keys -- --include-ignored (make test runs them)"]
 async fn two_servers_on_one_table_share_keys_and_page_tokens() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (table, url) = (table_name(), endpoint());
@@ -246,6 +249,7 @@ async fn two_servers_on_one_table_share_keys_and_page_tokens() {
 /// Servers starting together on a table with no key: one makes the first key and prints it,
 /// and every server accepts it.
 #[tokio::test]
+#[ignore = "needs dynalite: scripts/dynamodb-servers.sh cargo test -p trainers-cli --test shared_keys -- --include-ignored (make test runs them)"]
 async fn servers_starting_together_make_one_first_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (table, url) = (table_name(), endpoint());
@@ -292,6 +296,7 @@ async fn servers_starting_together_make_one_first_key() {
 
 /// A table made before keys were kept in DynamoDB gets its keys table from `table create`.
 #[tokio::test]
+#[ignore = "needs dynalite: scripts/dynamodb-servers.sh cargo test -p trainers-cli --test shared_keys -- --include-ignored (make test runs them)"]
 async fn table_create_adds_the_keys_table_beside_an_existing_table() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (table, url) = (table_name(), endpoint());

@@ -56,6 +56,9 @@ async fn on_dynalite() -> AppSyncSim {
     )
 }
 
+/// A page-token secret of the length `TRAINERS_TOKEN_SECRET` needs.
+const SECRET: &str = "s3cret-s3cret-s3cret-s3cret-s3cret";
+
 /// The function signs page tokens with the secret of the keys table, which `trainers serve`
 /// on the same table reads too: a token of one is the other's; a key derived from the table's
 /// name (anyone's) signs none they accept.
@@ -84,11 +87,14 @@ async fn the_function_signs_page_tokens_with_the_keys_tables_secret() {
         .expect("the table-name key");
     assert!(page_token::decode(&by_name, &token, Scope::Specialty(None)).is_err());
     // TRAINERS_TOKEN_SECRET, when given, is the key, as for `trainers serve --token-secret`.
-    let given = trainers_lambda::token_key(&client, &table, Some("s3cret"), Some(&keys))
+    let secret = trainers_lambda::token_secret(Some(SECRET))
+        .expect("long enough")
+        .expect("given");
+    let given = trainers_lambda::token_key(&client, &table, Some(&secret), Some(&keys))
         .await
         .expect("the given secret's key");
     let token = page_token::encode(&given, Scope::Specialty(None), b"p");
-    let same = trainers_store_dynamodb::token_key_from_secret("s3cret");
+    let same = trainers_store_dynamodb::token_key_from_secret(SECRET);
     assert!(page_token::decode(&same, &token, Scope::Specialty(None)).is_ok());
     assert!(page_token::decode(&server, &token, Scope::Specialty(None)).is_err());
 }
@@ -291,4 +297,18 @@ async fn a_subscription_without_arguments_sets_no_filter_and_one_too_deep_is_ref
     assert_eq!(filters[0].field, "onCreateTrainer");
     assert_eq!(filters[0].arguments, json!({}));
     assert_eq!(filters[0].filter, None);
+}
+
+/// A short `TRAINERS_TOKEN_SECRET` stops the function, in a message that never shows it.
+#[test]
+fn a_short_token_secret_stops_the_function_without_showing_it() {
+    let refused = trainers_lambda::token_secret(Some("s3cret")).expect_err("refused");
+    assert!(
+        refused.contains("TRAINERS_TOKEN_SECRET is refused"),
+        "{refused}"
+    );
+    assert!(!refused.contains("s3cret"), "{refused}");
+    assert_eq!(refused.lines().count(), 1, "{refused}");
+    assert!(matches!(trainers_lambda::token_secret(Some("")), Ok(None)));
+    assert!(matches!(trainers_lambda::token_secret(None), Ok(None)));
 }

@@ -17,7 +17,7 @@ pub use error::{error_chain, Error, ErrorType};
 pub use filter::{Field, Filter, FilterKind, KeyCondition, Op, Scalar, SortDirection};
 pub use keys::{FixedKey, KeyError, KeyInfo, KeySource, NewKey};
 pub use model::{Specialty, Timestamp, Trainer, TrainerId};
-pub use page_token::TokenKey;
+pub use page_token::{TokenKey, TokenSecret, TokenSecretError};
 pub use service::{
     BySpecialtyRequest, CreateRequest, ListRequest, Page, TrainerService, UpdateRequest,
 };

@@ -55,6 +55,52 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
+/// A page-token secret given by the operator (`--token-secret`, `TRAINERS_TOKEN_SECRET`):
+/// parsed once where it enters (`trainers serve`, the Lambda function), so that a short one,
+/// which could be guessed and then used to forge tokens, stops the start. Its `Debug` hides it,
+/// and [`TokenSecretError`] never holds it: the message may reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenSecret(String);
+
+/// The fewest bytes a page-token secret may have: 256 bits, the HMAC-SHA-256 key's own size
+/// (`openssl rand -base64 32` gives 44).
+pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
+
+/// Why a page-token secret is refused. Never holds the secret itself.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenSecretError {
+    #[error(
+        "it has {0} bytes; a page-token secret has at least {MIN_TOKEN_SECRET_BYTES} \
+         (make one with `openssl rand -base64 32`)"
+    )]
+    Short(usize),
+}
+
+impl TokenSecret {
+    /// The secret in `value`; `None` when it is empty (an unset variable: the store's own
+    /// random secret is used then).
+    pub fn parse(value: &str) -> Result<Option<TokenSecret>, TokenSecretError> {
+        if value.is_empty() {
+            return Ok(None);
+        }
+        if value.len() < MIN_TOKEN_SECRET_BYTES {
+            return Err(TokenSecretError::Short(value.len()));
+        }
+        Ok(Some(TokenSecret(value.to_string())))
+    }
+
+    /// The secret, to derive the signing key from.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TokenSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSecret(..)")
+    }
+}
+
 /// What a page token was made for: the query and its arguments, all but the position. A token
 /// is only accepted for the scope it was made for.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -138,6 +184,24 @@ pub fn decode(key: &TokenKey, token: &str, scope: Scope) -> Result<Vec<u8>, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_token_secret_is_refused_and_never_shown() {
+        let short = "s3cret-but-short";
+        let refused = TokenSecret::parse(short).expect_err("refused");
+        assert_eq!(refused, TokenSecretError::Short(short.len()));
+        assert!(!refused.to_string().contains(short), "{refused}");
+        let thirty_one = "a".repeat(MIN_TOKEN_SECRET_BYTES - 1);
+        assert!(TokenSecret::parse(&thirty_one).is_err());
+        assert_eq!(TokenSecret::parse(""), Ok(None));
+
+        let long = "k".repeat(MIN_TOKEN_SECRET_BYTES);
+        let secret = TokenSecret::parse(&long)
+            .expect("long enough")
+            .expect("given");
+        assert_eq!(secret.expose(), long);
+        assert_eq!(format!("{secret:?}"), "TokenSecret(..)");
+    }
     use proptest::prelude::*;
 
     fn key() -> TokenKey {

@@ -13,8 +13,10 @@ use futures::future::join_all;
 use serde_json::{json, Map, Value};
 use trainers_core::service::{BySpecialtyRequest, CreateRequest, ListRequest, UpdateRequest};
 use trainers_core::{
-    Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty, Trainer, TrainerService,
+    Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty, TokenSecret, Trainer,
+    TrainerService,
 };
+use trainers_store_dynamodb::TOKEN_SECRET_ENV;
 
 /// The message of an `InternalFailure`: it says nothing of the internals; the log says all.
 pub const INTERNAL_MESSAGE: &str = "An internal error occurred";
@@ -31,14 +33,13 @@ pub const KEYS_TABLE_ENV: &str = "TRAINERS_KEYS_TABLE";
 pub async fn token_key(
     client: &trainers_store_dynamodb::Client,
     table: &str,
-    secret: Option<&str>,
+    secret: Option<&TokenSecret>,
     keys_table: Option<&str>,
 ) -> Result<trainers_core::TokenKey, trainers_core::StoreError> {
-    match (
-        secret.filter(|s| !s.is_empty()),
-        keys_table.filter(|t| !t.is_empty()),
-    ) {
-        (Some(secret), _) => Ok(trainers_store_dynamodb::token_key_from_secret(secret)),
+    match (secret, keys_table.filter(|t| !t.is_empty())) {
+        (Some(secret), _) => Ok(trainers_store_dynamodb::token_key_from_secret(
+            secret.expose(),
+        )),
         (None, Some(keys_table)) => {
             trainers_store_dynamodb::DynamoKeys::new(client.clone(), keys_table)
                 .page_token_key()
@@ -51,6 +52,18 @@ pub async fn token_key(
             );
             use trainers_core::TrainerStore;
             Ok(trainers_store_dynamodb::DynamoStore::new(client.clone(), table, None).token_key())
+        }
+    }
+}
+
+/// The function's page-token secret, from the value of `TRAINERS_TOKEN_SECRET` (`None`: unset
+/// or empty): a short one is refused, in a message that never shows it, and the function does
+/// not start.
+pub fn token_secret(value: Option<&str>) -> Result<Option<TokenSecret>, String> {
+    match value {
+        None => Ok(None),
+        Some(value) => {
+            TokenSecret::parse(value).map_err(|e| format!("{TOKEN_SECRET_ENV} is refused: {e}"))
         }
     }
 }

@@ -9,18 +9,19 @@ use std::sync::Arc;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use trainers_core::TrainerService;
-use trainers_lambda::{token_key, KEYS_TABLE_ENV};
+use trainers_lambda::{token_key, token_secret, KEYS_TABLE_ENV};
 use trainers_store_dynamodb::{client_from_env, DynamoStore, TOKEN_SECRET_ENV};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let secret = std::env::var(TOKEN_SECRET_ENV).ok();
+    // Read before anything else: a short secret stops the function in one line.
+    let secret = token_secret(std::env::var(TOKEN_SECRET_ENV).ok().as_deref())?;
     let keys_table = std::env::var(KEYS_TABLE_ENV).ok();
     // No DescribeTable at start: the stack made the tables, and a cold start stays short.
     let client = client_from_env(None).await?;
-    let key = token_key(&client, &table, secret.as_deref(), keys_table.as_deref()).await?;
+    let key = token_key(&client, &table, secret.as_ref(), keys_table.as_deref()).await?;
     let store = DynamoStore::with_token_key(client, table, key);
     let service = TrainerService::new(Arc::new(store));
     let service = &service;

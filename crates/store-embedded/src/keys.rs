@@ -23,13 +23,20 @@ pub struct KeyStore {
 impl KeyStore {
     /// Opens (creating if need be) the key store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, KeyError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| {
+        crate::files::private_dir(data_dir).map_err(|source| {
             KeyError::Backend(format!(
                 "cannot create the data directory {}: {source}",
                 data_dir.display()
             ))
         })?;
         let path = data_dir.join(KEYS_FILE);
+        // 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+        crate::files::private_database(&path).map_err(|source| {
+            KeyError::Backend(format!(
+                "cannot make {} readable by its owner only: {source}",
+                path.display()
+            ))
+        })?;
         let open = || -> rusqlite::Result<Connection> {
             let conn = Connection::open(&path)?;
             conn.busy_timeout(Duration::from_secs(5))?;

@@ -13,13 +13,16 @@
 //!
 //! API keys are kept beside the store, in their own file ([`KeyStore`]).
 
+mod files;
 mod keys;
 mod schema;
 mod sql_filter;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::Connection;
@@ -38,7 +41,16 @@ const MAX_IDLE_READERS: usize = 8;
 /// Long reads (filtered pages, counts) running at once; the others wait their turn, so that many
 /// clients asking for filtered scans cost a bounded number of threads, connections and page
 /// caches. Short reads (a trainer, an unfiltered page) never wait for them.
-const MAX_LONG_READS: usize = 4;
+///
+/// A long read keeps its turn until its SQLite statement has stopped, not until its caller
+/// leaves: the statement is interrupted when the caller drops the read (a client gone, the
+/// request's deadline) or after [`LONG_READ_LIMIT`], so a turn given back is a scan stopped.
+pub const MAX_LONG_READS: usize = 4;
+/// The longest a long read runs, whoever waits for it: AppSync's request limit.
+const LONG_READ_LIMIT: Duration = Duration::from_secs(30);
+/// SQLite virtual machine instructions between two looks at whether a long read must stop
+/// (some microseconds of work).
+const PROGRESS_STEPS: std::os::raw::c_int = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -51,6 +63,11 @@ pub enum OpenError {
     Open {
         path: PathBuf,
         source: rusqlite::Error,
+    },
+    #[error("cannot make {path} readable by its owner only: {source}")]
+    Mode {
+        path: PathBuf,
+        source: std::io::Error,
     },
     #[error("cannot start the store's writer thread: {0}")]
     Thread(std::io::Error),
@@ -67,30 +84,40 @@ pub enum OpenError {
 pub enum BackupError {
     #[error("there is no store at {0}")]
     NoStore(PathBuf),
-    #[error("{0} exists already: the backup goes to a new file")]
+    #[error("{0} exists already (a file or a symbolic link): the backup goes to a new file")]
     Exists(PathBuf),
+    #[error("cannot write the backup {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("backup: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// Takes the data directory's lock, or says who holds it.
-fn lock(data_dir: &Path) -> Result<std::fs::File, OpenError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| OpenError::CreateDir {
+/// Creates the data directory, mode 0700 (see [`files`]).
+fn make_data_dir(data_dir: &Path) -> Result<(), OpenError> {
+    files::private_dir(data_dir).map_err(|source| OpenError::CreateDir {
         path: data_dir.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// Takes the data directory's lock, or says who holds it.
+fn lock(data_dir: &Path) -> Result<std::fs::File, OpenError> {
+    make_data_dir(data_dir)?;
     let path = data_dir.join(LOCK_FILE);
+    let lock_err = |source| OpenError::Lock {
+        path: path.clone(),
+        source,
+    };
+    files::private_file(&path).map_err(lock_err)?;
     let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|source| OpenError::Lock {
-            path: path.clone(),
-            source,
-        })?;
+        .map_err(lock_err)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(data_dir.to_path_buf())),
@@ -107,7 +134,8 @@ struct Inner {
     path: PathBuf,
     writer: tokio::sync::mpsc::Sender<WriteJob>,
     readers: Mutex<Vec<Connection>>,
-    long_reads: tokio::sync::Semaphore,
+    long_reads: Arc<tokio::sync::Semaphore>,
+    scans: Scans,
     token_key: TokenKey,
     /// Locked for as long as the store is open.
     _lock: std::fs::File,
@@ -116,16 +144,17 @@ struct Inner {
 impl EmbeddedStore {
     /// Opens (creating if need be) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, OpenError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::CreateDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
         let lock = lock(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let open_err = |source| OpenError::Open {
             path: path.clone(),
             source,
         };
+        // 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+        files::private_database(&path).map_err(|source| OpenError::Mode {
+            path: path.clone(),
+            source,
+        })?;
         let mut conn = schema::open_writer(&path).map_err(open_err)?;
         let token_key = schema::migrate(&mut conn).map_err(open_err)?;
         let reader = schema::open_reader(&path).map_err(open_err)?;
@@ -135,7 +164,8 @@ impl EmbeddedStore {
                 path,
                 writer,
                 readers: Mutex::new(vec![reader]),
-                long_reads: tokio::sync::Semaphore::new(MAX_LONG_READS),
+                long_reads: Arc::new(tokio::sync::Semaphore::new(MAX_LONG_READS)),
+                scans: Scans::default(),
                 token_key,
                 _lock: lock,
             }),
@@ -144,23 +174,49 @@ impl EmbeddedStore {
 
     /// Copies the store in `data_dir` to `file` (a new SQLite file) while it may be serving: a
     /// consistent snapshot, through SQLite's online backup.
+    ///
+    /// The copy holds the page-token secret, so it is made like the store's own files: mode
+    /// 0600, in a new temporary file beside `file` (`O_CREAT|O_EXCL`, which never follows a
+    /// symbolic link), then linked to `file`, which fails if anything (a file, a symbolic link,
+    /// dangling or not) has that name: nothing is ever written through a link or over a file.
     pub fn backup(data_dir: &Path, file: &Path) -> Result<(), BackupError> {
         let source = data_dir.join(DB_FILE);
         if !source.exists() {
             return Err(BackupError::NoStore(source));
         }
-        if file.exists() {
+        if std::fs::symlink_metadata(file).is_ok() {
             return Err(BackupError::Exists(file.to_path_buf()));
         }
-        let from = schema::open_reader(&source)?;
-        let mut to = Connection::open(file)?;
-        rusqlite::backup::Backup::new(&from, &mut to)?.run_to_completion(
-            1024,
-            std::time::Duration::ZERO,
-            None,
-        )?;
-        to.pragma_update(None, "journal_mode", "DELETE")?;
-        Ok(())
+        let write_err = |source| BackupError::Write {
+            path: file.to_path_buf(),
+            source,
+        };
+        let temp = temporary_beside(file).map_err(write_err)?;
+        let copied = (|| -> Result<(), BackupError> {
+            let from = schema::open_reader(&source)?;
+            let mut to = Connection::open(&temp.path)?;
+            rusqlite::backup::Backup::new(&from, &mut to)?.run_to_completion(
+                1024,
+                std::time::Duration::ZERO,
+                None,
+            )?;
+            to.pragma_update(None, "journal_mode", "DELETE")?;
+            to.close().map_err(|(_, e)| e)?;
+            std::fs::File::open(&temp.path)
+                .and_then(|f| f.sync_all())
+                .map_err(write_err)?;
+            Ok(())
+        })();
+        copied?;
+        match std::fs::hard_link(&temp.path, file) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(BackupError::Exists(file.to_path_buf()))
+            }
+            // A file system without hard links: a rename, which replaces a name made since the
+            // check above (never writing through it).
+            Err(_) => std::fs::rename(&temp.path, file).map_err(write_err),
+        }
     }
 
     /// Replaces the store in `data_dir` by the copy `file` made by [`EmbeddedStore::backup`].
@@ -168,7 +224,12 @@ impl EmbeddedStore {
     pub fn restore(data_dir: &Path, file: &Path) -> Result<(), BackupError> {
         let _lock = lock(data_dir)?;
         let from = Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let mut to = Connection::open(data_dir.join(DB_FILE))?;
+        let path = data_dir.join(DB_FILE);
+        files::private_database(&path).map_err(|source| BackupError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        let mut to = Connection::open(&path)?;
         rusqlite::backup::Backup::new(&from, &mut to)?.run_to_completion(
             1024,
             std::time::Duration::ZERO,
@@ -208,21 +269,50 @@ impl EmbeddedStore {
     }
 
     /// A read that may take long (a filtered page, a count, an integrity check): on the
-    /// blocking pool, at most [`MAX_LONG_READS`] at once.
+    /// blocking pool, at most [`MAX_LONG_READS`] at once. The turn goes with the work into the
+    /// blocking thread, and the work stops when this future is dropped (its caller is gone) or
+    /// after [`LONG_READ_LIMIT`]: a dropped read never leaves a scan running without a turn.
     async fn read_long<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _turn = self
-            .inner
-            .long_reads
-            .acquire()
+        let turn = Arc::clone(&self.inner.long_reads)
+            .acquire_owned()
             .await
             .map_err(|e| StoreError::backend("the store is closing", e))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_when_dropped = StopWhenDropped(Arc::clone(&stop));
+        let deadline = Instant::now() + LONG_READ_LIMIT;
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.read(f))
-            .await
-            .map_err(|e| StoreError::backend("a long read did not finish", e))?
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            if stop.load(Ordering::Relaxed) {
+                return Err(StoreError::backend_msg(
+                    "a long read was given up before it began",
+                ));
+            }
+            let _running = store.inner.scans.start();
+            store.read(move |conn| {
+                conn.progress_handler(
+                    PROGRESS_STEPS,
+                    Some(move || stop.load(Ordering::Relaxed) || Instant::now() >= deadline),
+                );
+                let out = f(conn);
+                conn.progress_handler(0, None::<fn() -> bool>);
+                out
+            })
+        })
+        .await
+        .map_err(|e| StoreError::backend("a long read did not finish", e))?
+    }
+
+    /// The long reads (filtered scans, counts) running on SQLite now, and the most that ever
+    /// ran at once: never more than [`MAX_LONG_READS`].
+    pub fn long_reads(&self) -> LongReads {
+        LongReads {
+            running: self.inner.scans.running.load(Ordering::SeqCst),
+            peak: self.inner.scans.peak.load(Ordering::SeqCst),
+        }
     }
 
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
@@ -263,6 +353,82 @@ impl EmbeddedStore {
         })
         .await
     }
+}
+
+/// See [`EmbeddedStore::long_reads`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LongReads {
+    pub running: usize,
+    pub peak: usize,
+}
+
+/// Counts the long reads running on SQLite.
+#[derive(Default)]
+struct Scans {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Scans {
+    fn start(&self) -> Running<'_> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        Running(self)
+    }
+}
+
+struct Running<'a>(&'a Scans);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Tells a long read to stop when its caller drops it (or when it is done: then it is moot).
+struct StopWhenDropped(Arc<AtomicBool>);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A new, empty file of mode 0600 beside `file` (same directory, so it can be linked to it),
+/// removed with its SQLite journal when dropped.
+struct Temporary {
+    path: PathBuf,
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(files::with_suffix(&self.path, "-journal"));
+    }
+}
+
+fn temporary_beside(file: &Path) -> std::io::Result<Temporary> {
+    use rand::RngCore;
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for _ in 0..16 {
+        let path = dir.join(format!(".{name}.{:016x}.tmp", rand::rng().next_u64()));
+        match files::new_file(&path) {
+            Ok(_) => return Ok(Temporary { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "no free temporary name beside it",
+    ))
 }
 
 /// A page of `limit` from up to `limit + 1` rows in sequence order: the position is the last
