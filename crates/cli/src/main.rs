@@ -96,7 +96,12 @@ struct ServeArgs {
     addr: SocketAddr,
 
     /// An API key accepted besides the stored ones (repeatable; never expires).
-    #[arg(long = "api-key", env = "TRAINERS_API_KEY", value_delimiter = ',')]
+    #[arg(
+        long = "api-key",
+        env = "TRAINERS_API_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     api_keys: Vec<String>,
 
     /// A PEM certificate (chain): serve TLS (https, wss) too, on the same port as plain HTTP.
@@ -109,7 +114,7 @@ struct ServeArgs {
 
     /// Share events with the other servers of a fleet through Redis (redis://HOST:PORT); without
     /// it, events stay in this process.
-    #[arg(long, env = "TRAINERS_EVENTS")]
+    #[arg(long, env = "TRAINERS_EVENTS", hide_env_values = true)]
     events: Option<String>,
 
     /// Refuse introspection (`__schema`, `__type`), as AppSync can.
@@ -155,9 +160,13 @@ fn main() -> ExitCode {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(log_writer);
-    match cli.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        match cli.log_format {
+            LogFormat::Text => logs.finish().with(others_at_most_debug()).init(),
+            LogFormat::Json => logs.json().finish().with(others_at_most_debug()).init(),
+        }
     }
     let result = match cli.command {
         Command::Serve(args) => block_on(serve(&cli.data_dir, args)),
@@ -192,6 +201,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Other crates log at most at debug level, whatever RUST_LOG asks: at trace, the WebSocket
+/// library logs every message it reads (an AppSync `start` with its API key).
+fn others_at_most_debug(
+) -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(|meta: &tracing::Metadata<'_>| {
+        meta.target().starts_with("trainers") || *meta.level() <= tracing::Level::DEBUG
+    })
 }
 
 /// An error and its causes on one line, as `{:#}` writes them, less the causes whose text is
