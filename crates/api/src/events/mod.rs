@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 use trainers_core::{Age, Trainer, TrainerId, TrainerName};
 
 pub mod redis;
+mod resp;
 
 /// Events one subscriber may fall behind before it is told and dropped.
 pub const BUFFER: usize = 4096;

@@ -11,8 +11,10 @@
 //! every subscriber. A message over [`MAX_EVENT_BYTES`](super::MAX_EVENT_BYTES) is dropped
 //! unread, and an event is delivered only if it passes the rules a mutation's input passes
 //! ([`TrainerEvent::from_wire`]); a refused one is counted (`trainers_events_refused_total`) and
-//! logged without its content. (The Redis client reads each message whole before it can be
-//! looked at: an oversized message is held once, briefly, never parsed nor copied.)
+//! logged without its content. The channel is read by this crate's own bounded RESP reader
+//! (`resp`), which skips an oversized message as it streams in, never holding it: the Redis
+//! client reads a message whole, whatever its size, before it can be looked at, so it only
+//! publishes.
 //!
 //! Mutations never wait for Redis: an event goes into a bounded queue that one task publishes
 //! from. When Redis cannot be reached, events are still delivered to this server's subscribers,
@@ -27,12 +29,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 
-use super::{EventSink, EventSource, LocalEvents, Refused, TrainerEvent};
+use super::{resp, EventSink, EventSource, LocalEvents, Refused, TrainerEvent};
 
 /// The Redis channel the events go through.
 pub const CHANNEL: &str = "trainers:events";
@@ -141,7 +142,7 @@ impl RedisEvents {
     /// that this PEM file's CA (and no other) signed. Fails only on a URL that is not Redis's
     /// or a CA file that cannot be used: reaching Redis is for later, and again when lost.
     pub fn start_with(url: &RedisUrl, ca: Option<&Path>) -> Result<Arc<RedisEvents>, StartError> {
-        let client = client(url, ca)?;
+        let (client, target) = client(url, ca)?;
         let (queue, pending) = mpsc::channel(QUEUE);
         let events = Arc::new(RedisEvents {
             local: Arc::new(LocalEvents::default()),
@@ -157,7 +158,7 @@ impl RedisEvents {
             events.state.clone(),
         ));
         tokio::spawn(hear(
-            client,
+            target,
             shown,
             Arc::downgrade(&events.local),
             events.state.clone(),
@@ -166,9 +167,9 @@ impl RedisEvents {
     }
 }
 
-/// The Redis client for `url`: TLS on ring (the crypto provider of the server's own TLS), with
-/// the system's roots or `ca`'s certificates only.
-fn client(url: &RedisUrl, ca: Option<&Path>) -> Result<redis::Client, StartError> {
+/// The Redis client for `url`, which publishes, and the subscribing end: TLS on ring (the crypto
+/// provider of the server's own TLS), with the system's roots or `ca`'s certificates only.
+fn client(url: &RedisUrl, ca: Option<&Path>) -> Result<(redis::Client, resp::Target), StartError> {
     // rustls's process-wide provider, which the Redis client's TLS uses: ring, set once here
     // (a provider set before stays).
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
@@ -176,8 +177,14 @@ fn client(url: &RedisUrl, ca: Option<&Path>) -> Result<redis::Client, StartError
         url: url.redacted(),
         reason: e.to_string(),
     };
+    let target_error = |e: resp::TargetError| StartError::Url {
+        url: url.redacted(),
+        reason: e.to_string(),
+    };
     let Some(path) = ca else {
-        return redis::Client::open(url.secret()).map_err(url_error);
+        let client = redis::Client::open(url.secret()).map_err(url_error)?;
+        let target = resp::Target::new(client.get_connection_info(), None).map_err(target_error)?;
+        return Ok((client, target));
     };
     let ca_error = |reason: String| StartError::Ca {
         path: path.to_path_buf(),
@@ -199,11 +206,15 @@ fn client(url: &RedisUrl, ca: Option<&Path>) -> Result<redis::Client, StartError
             url: url.redacted(),
         });
     }
-    let certificates = redis::TlsCertificates {
+    let tls_certificates = redis::TlsCertificates {
         client_tls: None,
         root_cert: Some(pem),
     };
-    redis::Client::build_with_tls(url.secret(), certificates).map_err(url_error)
+    let client =
+        redis::Client::build_with_tls(url.secret(), tls_certificates).map_err(url_error)?;
+    let target = resp::Target::new(client.get_connection_info(), Some(&certificates))
+        .map_err(target_error)?;
+    Ok((client, target))
 }
 
 /// Counts and logs (without its content) a message of the channel that was not delivered.
@@ -331,18 +342,14 @@ async fn publish(
 /// Hears the channel and delivers its events to this server's subscribers, subscribing (again)
 /// as needed, for as long as the server's events live.
 async fn hear(
-    client: redis::Client,
+    target: resp::Target,
     shown: Arc<str>,
     local: std::sync::Weak<LocalEvents>,
     state: Arc<State>,
 ) {
     let mut warned = false;
     while local.strong_count() > 0 {
-        let subscribed = tokio::time::timeout(TIMEOUT, async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(CHANNEL).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        });
+        let subscribed = tokio::time::timeout(TIMEOUT, target.subscribe(CHANNEL));
         let subscribed = match subscribed.await {
             Ok(Ok(pubsub)) => Some(pubsub),
             Ok(Err(e)) => {
@@ -354,20 +361,27 @@ async fn hear(
                 None
             }
         };
-        if let Some(pubsub) = subscribed {
+        if let Some(mut subscription) = subscribed {
             warned = false;
             tracing::info!("events: hearing Redis at {shown}");
             state.hearing.store(true, Ordering::Release);
-            let mut messages = pubsub.into_on_message();
-            while let Some(message) = messages.next().await {
+            let ended = loop {
+                let message = match subscription.next().await {
+                    Ok(message) => message,
+                    Err(e) => break e,
+                };
                 let Some(local) = local.upgrade() else { return };
-                // Bounded before parsing; the message (an oversized one too) is dropped at once.
-                match TrainerEvent::from_wire(message.get_payload_bytes()) {
+                // Bounded before parsing: an oversized message was skipped as it came, unread.
+                let event = match message {
+                    resp::Message::Payload(payload) => TrainerEvent::from_wire(&payload),
+                    resp::Message::TooLarge(length) => Err(Refused::TooLarge(length)),
+                };
+                match event {
                     Ok(event) => local.deliver(Arc::new(event)),
                     Err(refused) => refuse(refused),
                 }
-            }
-            tracing::warn!("events: the Redis subscription ended; subscribing again");
+            };
+            tracing::warn!("events: the Redis subscription ended ({ended}); subscribing again");
         }
         state.hearing.store(false, Ordering::Release);
         tokio::time::sleep(RETRY).await;
