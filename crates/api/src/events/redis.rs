@@ -27,7 +27,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -217,13 +217,34 @@ fn client(url: &RedisUrl, ca: Option<&Path>) -> Result<(redis::Client, resp::Tar
     Ok((client, target))
 }
 
-/// Counts and logs (without its content) a message of the channel that was not delivered.
-fn refuse(refused: Refused) {
-    ::metrics::counter!(crate::metrics::EVENTS_REFUSED, "reason" => refused.label()).increment(1);
-    tracing::warn!(
-        reason = refused.label(),
-        "events: refused {refused} from Redis"
-    );
+/// The refusals of the channel, logged at most once a second: whoever can publish to it must
+/// not be able to flood the logs.
+#[derive(Default)]
+struct Refusals {
+    last_line: Option<Instant>,
+    unlogged: u64,
+}
+
+impl Refusals {
+    /// Counts and logs (without its content) a message of the channel that was not delivered.
+    fn refuse(&mut self, refused: Refused) {
+        ::metrics::counter!(crate::metrics::EVENTS_REFUSED, "reason" => refused.label())
+            .increment(1);
+        if self
+            .last_line
+            .is_some_and(|last| last.elapsed() < Duration::from_secs(1))
+        {
+            self.unlogged += 1;
+            return;
+        }
+        let unlogged = std::mem::take(&mut self.unlogged);
+        self.last_line = Some(Instant::now());
+        tracing::warn!(
+            reason = refused.label(),
+            "events: refused {refused} from Redis ({unlogged} more refused since the last line; \
+             all counted in trainers_events_refused_total)"
+        );
+    }
 }
 
 /// Logs, once per outage, why Redis cannot be reached (the error never holds the URL).
@@ -348,6 +369,7 @@ async fn hear(
     state: Arc<State>,
 ) {
     let mut warned = false;
+    let mut refusals = Refusals::default();
     while local.strong_count() > 0 {
         let subscribed = tokio::time::timeout(TIMEOUT, target.subscribe(CHANNEL));
         let subscribed = match subscribed.await {
@@ -378,7 +400,7 @@ async fn hear(
                 };
                 match event {
                     Ok(event) => local.deliver(Arc::new(event)),
-                    Err(refused) => refuse(refused),
+                    Err(refused) => refusals.refuse(refused),
                 }
             };
             tracing::warn!("events: the Redis subscription ended ({ended}); subscribing again");
