@@ -24,6 +24,9 @@ pub const EVENTS_DELIVERED: &str = "trainers_events_delivered_total";
 pub const EVENTS_DROPPED: &str = "trainers_events_dropped_total";
 /// Events that could not be shared with the other servers of a fleet.
 pub const EVENTS_LOST: &str = "trainers_events_lost_total";
+/// Messages from the events channel refused before delivery (too large, not an event, or not
+/// valid), by `reason`: `too_large`, `malformed`, `invalid`.
+pub const EVENTS_REFUSED: &str = "trainers_events_refused_total";
 
 /// The process's Prometheus recorder, installed once (the `metrics` facade is global).
 pub fn prometheus() -> &'static PrometheusHandle {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use trainers_api::auth::KeyRing;
-use trainers_api::events::redis::RedisEvents;
+use trainers_api::events::redis::{RedisEvents, RedisUrl};
 use trainers_api::events::Events;
 use trainers_api::http::tls;
 use trainers_api::metrics::MeteredStore;
@@ -96,7 +96,12 @@ struct ServeArgs {
     addr: SocketAddr,
 
     /// An API key accepted besides the stored ones (repeatable; never expires).
-    #[arg(long = "api-key", env = "TRAINERS_API_KEY", value_delimiter = ',')]
+    #[arg(
+        long = "api-key",
+        env = "TRAINERS_API_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     api_keys: Vec<String>,
 
     /// A PEM certificate (chain): serve TLS (https, wss) too, on the same port as plain HTTP.
@@ -107,10 +112,15 @@ struct ServeArgs {
     #[arg(long, env = "TRAINERS_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
 
-    /// Share events with the other servers of a fleet through Redis (redis://HOST:PORT); without
-    /// it, events stay in this process.
-    #[arg(long, env = "TRAINERS_EVENTS")]
+    /// Share events with the other servers of a fleet through Redis (redis://HOST:PORT, or
+    /// rediss:// for TLS); without it, events stay in this process.
+    #[arg(long, env = "TRAINERS_EVENTS", hide_env_values = true)]
     events: Option<String>,
+
+    /// The PEM certificate of the CA that signed Redis's (rediss://) certificate, trusted
+    /// instead of the system's roots.
+    #[arg(long, env = "TRAINERS_EVENTS_CA", requires = "events")]
+    events_ca: Option<PathBuf>,
 
     /// Refuse introspection (`__schema`, `__type`), as AppSync can.
     #[arg(long, env = "TRAINERS_NO_INTROSPECTION")]
@@ -155,9 +165,13 @@ fn main() -> ExitCode {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(log_writer);
-    match cli.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        match cli.log_format {
+            LogFormat::Text => logs.finish().with(others_at_most_debug()).init(),
+            LogFormat::Json => logs.json().finish().with(others_at_most_debug()).init(),
+        }
     }
     let result = match cli.command {
         Command::Serve(args) => block_on(serve(&cli.data_dir, args)),
@@ -194,6 +208,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Other crates log at most at debug level, whatever RUST_LOG asks: at trace, the WebSocket
+/// library logs every message it reads (an AppSync `start` with its API key).
+fn others_at_most_debug(
+) -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(|meta: &tracing::Metadata<'_>| {
+        meta.target().starts_with("trainers") || *meta.level() <= tracing::Level::DEBUG
+    })
+}
+
 /// An error and its causes on one line, as `{:#}` writes them, less the causes whose text is
 /// there already: several errors (the key store's, the embedded store's, the AWS SDK's) put
 /// their source's message in their own.
@@ -223,6 +246,17 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
         tls::server_config(cert, key)?;
     }
+    // A URL or CA that cannot be used stops the start before anything is made.
+    let events = match &args.events {
+        None => Events::local(),
+        Some(url) => {
+            let redis = RedisEvents::start_with(&RedisUrl::new(url), args.events_ca.as_deref())?;
+            Events {
+                sink: redis.clone(),
+                source: redis,
+            }
+        }
+    };
     let (http_limits, realtime_limits) = connection_caps();
     let (store, key_source) = args.store.open_serving(data_dir).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -236,16 +270,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
         .http_limits(http_limits)
         .realtime_limits(realtime_limits)
         .introspection(!args.no_introspection)
-        .events(match &args.events {
-            None => Events::local(),
-            Some(url) => {
-                let redis = RedisEvents::start(url).map_err(anyhow::Error::msg)?;
-                Events {
-                    sink: redis.clone(),
-                    source: redis,
-                }
-            }
-        })
+        .events(events)
         .shutdown_timeout(args.shutdown_timeout);
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
         server = server.tls(tls::server_config(cert, key)?);

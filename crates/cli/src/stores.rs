@@ -31,7 +31,7 @@ pub struct StoreArgs {
     pub dynamodb: DynamoArgs,
 }
 
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone)]
 pub struct DynamoArgs {
     /// The DynamoDB table (with --store dynamodb).
     #[arg(long, env = "TRAINERS_TABLE", default_value = DEFAULT_TABLE)]
@@ -50,6 +50,21 @@ pub struct DynamoArgs {
     /// (servers sharing a table must then all be given it). At least 32 bytes.
     #[arg(long, env = TOKEN_SECRET_ENV, hide_env_values = true)]
     pub token_secret: Option<String>,
+}
+
+/// Never shows the page-token secret.
+impl std::fmt::Debug for DynamoArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoArgs")
+            .field("table", &self.table)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("keys_table", &self.keys_table)
+            .field(
+                "token_secret",
+                &self.token_secret.as_ref().map(|_| "<hidden>"),
+            )
+            .finish()
+    }
 }
 
 impl DynamoArgs {

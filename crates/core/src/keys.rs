@@ -97,11 +97,19 @@ pub struct KeyInfo {
     pub revoked: bool,
 }
 
-/// A key just made: the only time its secret is known.
-#[derive(Debug)]
+/// A key just made: the only time its secret is known (and `Debug` never shows it).
 pub struct NewKey {
     pub info: KeyInfo,
     pub secret: String,
+}
+
+impl std::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewKey")
+            .field("info", &self.info)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
 }
 
 impl NewKey {

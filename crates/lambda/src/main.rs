@@ -14,7 +14,7 @@ use trainers_store_dynamodb::{client_from_env, DynamoStore, TOKEN_SECRET_ENV};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logs();
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
     // Read before anything else: a short secret stops the function in one line.
     let secret = token_secret(std::env::var(TOKEN_SECRET_ENV).ok().as_deref())?;
@@ -29,4 +29,41 @@ async fn main() -> Result<(), Error> {
         Ok::<Value, Error>(trainers_lambda::handle(service, event.payload).await)
     }))
     .await
+}
+
+/// lambda_runtime's default subscriber (Lambda's logging controls: `AWS_LAMBDA_LOG_LEVEL`, else
+/// `RUST_LOG`; `AWS_LAMBDA_LOG_FORMAT=JSON`), with other crates logging at most at debug level:
+/// at trace, lambda_runtime logs each raw event, whose `request.headers` hold the caller's
+/// x-api-key.
+fn init_logs() {
+    use lambda_runtime::tracing::subscriber::filter::{filter_fn, EnvFilter, LevelFilter};
+    use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
+    use lambda_runtime::tracing::subscriber::util::SubscriberInitExt;
+    use lambda_runtime::tracing::{Level, Metadata};
+
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    let level = level
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let logs = lambda_runtime::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(
+            EnvFilter::builder()
+                .with_default_directive(level.into())
+                .from_env_lossy(),
+        );
+    let ours_or_at_most_debug = filter_fn(|meta: &Metadata<'_>| {
+        let target = meta.target();
+        target.starts_with("trainers")
+            || target.starts_with("bootstrap")
+            || *meta.level() <= Level::DEBUG
+    });
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        logs.json().finish().with(ours_or_at_most_debug).init();
+    } else {
+        logs.finish().with(ours_or_at_most_debug).init();
+    }
 }

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use trainers_core::Trainer;
+use trainers_core::{Age, Trainer, TrainerId, TrainerName};
 
 pub mod redis;
+mod resp;
 
 /// Events one subscriber may fall behind before it is told and dropped.
 pub const BUFFER: usize = 4096;
@@ -40,11 +41,105 @@ pub fn selects(selection: &Selection, field: &str) -> bool {
 
 /// A committed change, as subscribers receive it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainerEvent {
     pub kind: EventKind,
     pub trainer: Arc<Trainer>,
     /// The fields the mutation selected (AppSync sends subscribers only those).
     pub selected: Selection,
+}
+
+/// The fields of a trainer a mutation can select (what an event's selection may name).
+pub const TRAINER_FIELDS: [&str; 9] = [
+    "id",
+    "firstName",
+    "lastName",
+    "age",
+    "specialty",
+    "createdAt",
+    "updatedAt",
+    "version",
+    "__typename",
+];
+
+/// The largest event read from another server, in bytes: 16 KiB. A trainer event is far smaller
+/// (two names of at most 100 characters, under 1 KiB of JSON with every field and a selection
+/// of every field); anything larger is refused before it is parsed.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+
+/// Why an event from another server was refused. It never holds the event's content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("an event of {0} bytes, over the {MAX_EVENT_BYTES}-byte bound")]
+    TooLarge(usize),
+    #[error("a message that is not an event")]
+    Malformed,
+    #[error("an event whose {0} is not valid")]
+    Invalid(&'static str),
+}
+
+impl Refused {
+    /// The `reason` label of `trainers_events_refused_total`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Refused::TooLarge(_) => "too_large",
+            Refused::Malformed => "malformed",
+            Refused::Invalid(_) => "invalid",
+        }
+    }
+}
+
+impl TrainerEvent {
+    /// Reads an event another server published: at most [`MAX_EVENT_BYTES`], checked before it
+    /// is parsed, then held to the rules a mutation's input is held to (core's parsers), so that
+    /// subscribers only ever hear what a mutation of this API could have produced.
+    pub fn from_wire(bytes: &[u8]) -> Result<TrainerEvent, Refused> {
+        if bytes.len() > MAX_EVENT_BYTES {
+            return Err(Refused::TooLarge(bytes.len()));
+        }
+        let event: TrainerEvent = serde_json::from_slice(bytes).map_err(|_| Refused::Malformed)?;
+        event.validated()
+    }
+
+    /// This event, if a mutation of this API could have produced it; its selection without
+    /// repeated names.
+    pub fn validated(mut self) -> Result<TrainerEvent, Refused> {
+        let trainer = &self.trainer;
+        if TrainerId::parse(trainer.id.as_str()).as_ref() != Some(&trainer.id) {
+            return Err(Refused::Invalid("id"));
+        }
+        let name_ok = |field: &'static str, raw: &str| {
+            TrainerName::parse(field, raw).is_ok_and(|name| name.as_str() == raw)
+        };
+        if !name_ok("firstName", &trainer.first_name) {
+            return Err(Refused::Invalid("firstName"));
+        }
+        if !name_ok("lastName", &trainer.last_name) {
+            return Err(Refused::Invalid("lastName"));
+        }
+        if Age::parse(trainer.age).is_err() {
+            return Err(Refused::Invalid("age"));
+        }
+        if trainer.version < 1 {
+            return Err(Refused::Invalid("version"));
+        }
+        if let Some(selected) = &self.selected {
+            if !selected
+                .iter()
+                .all(|f| TRAINER_FIELDS.contains(&f.as_str()))
+            {
+                return Err(Refused::Invalid("selection"));
+            }
+            let mut names: Vec<String> = Vec::with_capacity(TRAINER_FIELDS.len());
+            for field in selected.iter() {
+                if !names.contains(field) {
+                    names.push(field.clone());
+                }
+            }
+            self.selected = Some(names.into());
+        }
+        Ok(self)
+    }
 }
 
 /// What a subscriber that missed `missed` events is told (and the count of dropped events).
@@ -140,5 +235,96 @@ impl EventSink for LocalEvents {
 impl EventSource for LocalEvents {
     fn subscribe(&self) -> broadcast::Receiver<Arc<TrainerEvent>> {
         self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn event() -> Value {
+        json!({
+            "kind": "Created",
+            "trainer": {
+                "id": "0191f2a4-5b6c-7d8e-9f00-112233445566",
+                "firstName": "Ada",
+                "lastName": "Byron",
+                "age": 36,
+                "specialty": "BODYBUILDING",
+                "createdAt": "2026-11-29T21:38:53.123Z",
+                "updatedAt": "2026-11-29T21:38:53.123Z",
+                "version": 1
+            },
+            "selected": ["id", "firstName", "id", "__typename"]
+        })
+    }
+
+    fn read(value: &Value) -> Result<TrainerEvent, Refused> {
+        TrainerEvent::from_wire(value.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_valid_event_is_read_with_its_selection_once() {
+        let event = read(&event()).map(|e| e.selected);
+        let selected: Selection =
+            Some(vec!["id".into(), "firstName".into(), "__typename".into()].into());
+        assert_eq!(event, Ok(selected));
+    }
+
+    #[test]
+    fn what_a_mutation_could_not_have_made_is_refused() {
+        let long = "x".repeat(trainers_core::validation::NAME_MAX_CHARS + 1);
+        let cases: [(&str, Value, Refused); 10] = [
+            ("/trainer/id", json!("not-an-id"), Refused::Invalid("id")),
+            (
+                "/trainer/id",
+                json!("0191F2A4-5B6C-7D8E-9F00-112233445566"),
+                Refused::Invalid("id"),
+            ),
+            (
+                "/trainer/firstName",
+                json!(long),
+                Refused::Invalid("firstName"),
+            ),
+            (
+                "/trainer/firstName",
+                json!(" Ada"),
+                Refused::Invalid("firstName"),
+            ),
+            (
+                "/trainer/lastName",
+                json!("By\u{7}ron"),
+                Refused::Invalid("lastName"),
+            ),
+            ("/trainer/lastName", json!(""), Refused::Invalid("lastName")),
+            ("/trainer/age", json!(5), Refused::Invalid("age")),
+            ("/trainer/version", json!(0), Refused::Invalid("version")),
+            ("/trainer/specialty", json!("NINJA"), Refused::Malformed),
+            (
+                "/selected",
+                json!(["id", "password"]),
+                Refused::Invalid("selection"),
+            ),
+        ];
+        for (pointer, value, refused) in cases {
+            let mut bad = event();
+            if let Some(slot) = bad.pointer_mut(pointer) {
+                *slot = value;
+            }
+            assert_eq!(read(&bad), Err(refused), "{pointer}");
+        }
+        let mut extra = event();
+        extra["more"] = json!(1);
+        assert_eq!(read(&extra), Err(Refused::Malformed));
+        assert_eq!(
+            TrainerEvent::from_wire(b"{\"kind\":"),
+            Err(Refused::Malformed)
+        );
+        let big = vec![b' '; MAX_EVENT_BYTES + 1];
+        assert_eq!(
+            TrainerEvent::from_wire(&big),
+            Err(Refused::TooLarge(MAX_EVENT_BYTES + 1))
+        );
     }
 }

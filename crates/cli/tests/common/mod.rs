@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod appsync;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -42,6 +44,81 @@ impl std::ops::Deref for Server {
     fn deref(&self) -> &Api {
         &self.api
     }
+}
+
+/// Everything a process wrote on stdout and stderr, as it comes.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        self.0.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn push(&self, line: &str) {
+        if let Ok(mut text) = self.0.lock() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+
+    /// Collects `stream`'s lines until it ends.
+    pub fn collect(&self, stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+        let captured = self.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                captured.push(&line);
+            }
+        });
+    }
+}
+
+/// Starts `trainers serve` with `env` set and waits until it listens; what it writes (stdout
+/// and stderr) is captured.
+pub async fn serve_captured(
+    data_dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Server, Captured) {
+    let mut child = trainers()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("trainers starts");
+    let captured = Captured::default();
+    captured.collect(child.stderr.take().expect("stderr"));
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            captured.push(&line);
+            if let Some(rest) = line.strip_prefix("Trainers API listening on ") {
+                return rest.trim().to_string();
+            }
+        }
+        panic!(
+            "trainers serve exited before listening: {}",
+            captured.text()
+        );
+    })
+    .await
+    .expect("trainers serve listens within 20 s");
+    captured.collect(lines.into_inner());
+    let server = Server {
+        child,
+        api: Api {
+            url,
+            client: reqwest::Client::new(),
+        },
+        banner: Vec::new(),
+    };
+    (server, captured)
 }
 
 /// Starts `trainers serve` on a random port and waits until it listens.
