@@ -54,6 +54,16 @@
 //! rest (a top-level `and`), or the whole filter otherwise, are evaluated by the store on the
 //! items the query returns. The items examined, and so the cost, are the same.
 //!
+//! Expressions are written flat: `not` is pushed down to single conditions (`not (a and b)` is
+//! `NOT a OR NOT b`; `not age < 30` is `#age >= :v`, but a `NOT` stays before a condition on
+//! `specialty`, which an item may lack), `and`s in `and`s and `or`s in `or`s are one list, and
+//! only an `OR` inside an `AND` is put in parentheses. Four nested `not`s are no nesting at all;
+//! a filter as deep as the contract allows nests at most 3 parentheses (dynalite parses in time
+//! exponential in the nesting: four nested `NOT`s took it seconds). A read's expression that
+//! would still nest deeper than 3 is cut there (the part cut taken as true) and the whole
+//! filter is checked by the store on the items returned; a write's condition may nest 5 (it
+//! must be checked by DynamoDB, with the write).
+//!
 //! # Pages
 //!
 //! A list scans the table (all trainers) or queries an index (one specialty; `trainersBySpecialty`
@@ -107,6 +117,8 @@ mod error;
 mod expr;
 mod item;
 pub mod keys;
+#[cfg(test)]
+mod meaning_tests;
 mod plan;
 mod read;
 mod scan;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use trainers_core::{Field, Filter, ListQuery, SortDirection, Specialty, SpecialtyQuery};
 
-use crate::expr::{split, Expressions, Term};
+use crate::expr::{split, Expressions, Term, MAX_READ_DEPTH};
 use crate::item::{s, Item, SPECIALTY};
 use crate::table::{SPECIALTY_INDEX, SPECIALTY_LAST_NAME_INDEX};
 
@@ -36,8 +36,14 @@ impl<'f> Plan<'f> {
         filter: Option<&'f Filter>,
         keys: &[Field],
     ) -> Self {
-        let (local, remote) = filter.map(|f| split(f, keys)).unwrap_or_default();
-        let remote = Term::and(remote.into_iter().map(|f| e.filter(f)).collect::<Vec<_>>());
+        let (mut local, sent) = filter.map(|f| split(f, keys)).unwrap_or_default();
+        let whole = Term::and(sent.iter().map(|f| e.filter(f)).collect::<Vec<_>>());
+        // Nested too deep for one expression: DynamoDB filters by what fits, and the whole
+        // filter is checked here.
+        let (remote, cut) = whole.cut(MAX_READ_DEPTH);
+        if cut {
+            local.extend(sent);
+        }
         let mut nothing = false;
         let mut text = |term: Term| match term {
             Term::Const(true) => None,
@@ -45,7 +51,7 @@ impl<'f> Plan<'f> {
                 nothing = true;
                 None
             }
-            Term::Text(t) => Some(t),
+            term => term.text(),
         };
         let key_condition = text(key);
         let filter = text(remote);
@@ -91,7 +97,7 @@ impl<'f> Plan<'f> {
                 Plan::new(
                     e,
                     Some(SPECIALTY_INDEX),
-                    Term::Text(key),
+                    Term::atom(key),
                     true,
                     query.filter,
                     &[Field::Id],
@@ -105,9 +111,8 @@ impl<'f> Plan<'f> {
         let mut e = Expressions::of_specialty(query.specialty);
         let specialty = specialty_key(&mut e, query.specialty);
         let key = match query.last_name.map(|k| e.last_name(k)) {
-            None | Some(Term::Const(true)) => Term::Text(specialty),
-            Some(Term::Const(false)) => Term::Const(false),
-            Some(Term::Text(last_name)) => Term::Text(format!("{specialty} AND {last_name}")),
+            None => Term::atom(specialty),
+            Some(last_name) => Term::and([Term::atom(specialty), last_name]),
         };
         Plan::new(
             e,

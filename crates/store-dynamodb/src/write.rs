@@ -9,7 +9,7 @@ use futures::StreamExt;
 use trainers_core::{Precondition, StoreError, Timestamp, Trainer, TrainerId, TrainerPatch};
 
 use crate::error::{backend, is_condition_failure};
-use crate::expr::{Expressions, Term};
+use crate::expr::{Expressions, Term, MAX_WRITE_DEPTH};
 use crate::item::{
     from_item, key, n, s, to_item, Item, AGE, CREATED_AT, FIRST_NAME, ID, LAST_NAME,
     LEGACY_TIMESTAMP, LEGACY_VERSION, SPECIALTY, UPDATED_AT, VERSION,
@@ -80,7 +80,7 @@ pub(crate) async fn update(
     let (expression, values) = update_expression(patch, now);
     let mut e = Expressions::new();
     e.extend_values(values);
-    let condition = write_condition(&mut e, pre);
+    let condition = write_condition(&mut e, pre)?;
     let (names, values) = e.finish(&[&expression, &condition]);
     let result = client
         .update_item()
@@ -118,7 +118,7 @@ pub(crate) async fn delete(
     pre: &Precondition,
 ) -> Result<Trainer, StoreError> {
     let mut e = Expressions::new();
-    let condition = write_condition(&mut e, pre);
+    let condition = write_condition(&mut e, pre)?;
     let (names, values) = e.finish(&[&condition]);
     let result = client
         .delete_item()
@@ -178,13 +178,18 @@ async fn refusal(
 
 /// The condition of update and delete: the item exists and, given `expected`, is at that
 /// version. A tutorial item, without a version, counts as version 1.
-fn version_condition(expected: Option<i64>) -> &'static str {
+fn version_condition(expected: Option<i64>) -> Term {
+    let exists = Term::atom("attribute_exists(#id)");
     match expected {
-        None => "attribute_exists(#id)",
-        Some(LEGACY_VERSION) => {
-            "attribute_exists(#id) AND (attribute_not_exists(#version) OR #version = :expected)"
-        }
-        Some(_) => "attribute_exists(#id) AND #version = :expected",
+        None => exists,
+        Some(LEGACY_VERSION) => Term::and([
+            exists,
+            Term::or([
+                Term::atom("attribute_not_exists(#version)"),
+                Term::atom("#version = :expected"),
+            ]),
+        ]),
+        Some(_) => Term::and([exists, Term::atom("#version = :expected")]),
     }
 }
 
@@ -226,9 +231,14 @@ fn update_expression(patch: &TrainerPatch, now: Timestamp) -> (String, Item) {
 }
 
 /// The expressions of an update or delete: its `ConditionExpression` (the item exists, is at
-/// the version expected and holds the condition) in `e`, with every attribute name the
-/// `UpdateExpression` may use (`finish` keeps those used).
-fn write_condition(e: &mut Expressions, pre: &Precondition) -> String {
+/// the version expected and holds the condition, all in one flat `AND`) in `e`, with every
+/// attribute name the `UpdateExpression` may use (`finish` keeps those used). A condition
+/// that would nest more than [`MAX_WRITE_DEPTH`] parentheses is refused (none the contract's
+/// bounds allow does).
+pub(crate) fn write_condition(
+    e: &mut Expressions,
+    pre: &Precondition,
+) -> Result<String, StoreError> {
     for name in [
         ID, FIRST_NAME, LAST_NAME, AGE, SPECIALTY, CREATED_AT, UPDATED_AT, VERSION,
     ] {
@@ -237,15 +247,24 @@ fn write_condition(e: &mut Expressions, pre: &Precondition) -> String {
     if let Some(expected) = pre.version {
         e.extend_values(Item::from([(":expected".to_string(), n(expected))]));
     }
-    let mut condition = version_condition(pre.version).to_string();
-    if let Some(filter) = &pre.condition {
-        let term = e.filter(filter);
-        if term != Term::Const(true) {
-            let text = e.render(term);
-            condition = format!("{condition} AND {text}");
-        }
+    // Never folded into the version condition: a condition known to be false must still
+    // leave `attribute_exists(#id)` in, or an update of a missing id would make the item.
+    let condition = match pre.condition.as_ref().map(|f| e.filter(f)) {
+        None | Some(Term::Const(true)) => None,
+        Some(Term::Const(false)) => Some(Term::atom("attribute_not_exists(#id)")),
+        Some(term) => Some(term),
+    };
+    let term = Term::and(
+        [version_condition(pre.version)]
+            .into_iter()
+            .chain(condition),
+    );
+    if term.depth() > MAX_WRITE_DEPTH {
+        return Err(StoreError::backend_msg(format!(
+            "the condition nests more than {MAX_WRITE_DEPTH} levels as a DynamoDB expression"
+        )));
     }
-    condition
+    Ok(e.render(&term))
 }
 
 #[cfg(test)]
