@@ -82,16 +82,26 @@
 //! Without a filter a request asks for the items still wanted (`Limit`). With one, DynamoDB
 //! reads before it filters: each request examines up to 1 MB of items (no `Limit`, so that a
 //! selective filter does not cost a request per few items) and the matches beyond the page are
-//! dropped. A trainer's item is about 180 bytes, so 1 MB is some 5,800 trainers, and a strongly
+//! dropped. A trainer's item is about 170 bytes, so 1 MB is some 6,100 trainers, and a strongly
 //! consistent scan costs 1 read request unit per 4 KB examined. A filtered page examines about
 //! `(limit + 1) / (share of trainers that match)` items: with 1,000,000 trainers, a page of 20
-//! of a filter that 1 % match examines some 2,100 items (one request, about 100 read units), one
-//! that nothing matches the whole table: some 180 MB, 170 requests one after another, about
-//! 45,000 read units (about $0.006 at $0.125 per million on demand), and, at some 50,000 items
+//! of a filter that 1 % match examines some 2,100 items (one request, about 90 read units), one
+//! that nothing matches the whole table: some 170 MB, 163 requests one after another, about
+//! 41,500 read units (about $0.005 at $0.125 per million on demand), and, at some 50,000 items
 //! a second from one client (an estimate: one 1 MB request in roughly 100 ms), some 20 seconds.
 //! A specialty, or `trainersBySpecialty`'s key condition, narrows what is examined to the
 //! index's range. `countTrainers` is the same scan with `Select: COUNT` (DynamoDB counts; no
 //! items are sent).
+//!
+//! # Bounds on scans
+//!
+//! A filtered page or a count (a scan: it may examine far more than it returns) takes one of 4
+//! turns per store first ([`ScanLimits`]): more wait, at most 5 s, then fail with "the server is
+//! busy with scans" (`InternalFailure` to the client). The turn is held by the scanning future,
+//! so it is given back when the scan ends, fails, or is dropped with its request. Every read
+//! makes at most 1,000 DynamoDB requests (about 1 GB examined, 6,000,000 trainers), then
+//! fails. [`DynamoStore::scan_stats`] tells how many scans run, the most that ran at once, and
+//! how many were refused.
 //!
 //! # Several servers on one table
 //!
@@ -134,6 +144,7 @@ pub use client::{
 };
 pub use item::{LEGACY_TIMESTAMP, LEGACY_VERSION};
 pub use keys::{keys_table_name, DynamoKeys};
+pub use scan::{ScanLimits, ScanStats};
 pub use store::DynamoStore;
 pub use table::{
     add_missing_indexes, create_keys_table, create_table, exists_already, wait_until_active,

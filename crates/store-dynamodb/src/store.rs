@@ -1,5 +1,7 @@
 //! The store: a table, a client, the page-token key; [`TrainerStore`] on them.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use trainers_core::{
@@ -11,15 +13,19 @@ use crate::item::{
     decode_position, encode_index_position, encode_position, index_start_key, start_key,
 };
 use crate::plan::Plan;
+use crate::scan::{ScanLimits, ScanStats, Scans};
 use crate::table::wait_until_active;
 use crate::token::derive_token_key;
 use crate::{read, scan, write};
 
+/// The DynamoDB store. Its clones share one table, client and bound on scans
+/// ([`ScanLimits`]).
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     token_key: TokenKey,
+    scans: Arc<Scans>,
 }
 
 impl DynamoStore {
@@ -41,7 +47,26 @@ impl DynamoStore {
             client,
             table: table.into(),
             token_key,
+            scans: Arc::new(Scans::new(ScanLimits::DEFAULT)),
         }
+    }
+
+    /// The store with other bounds on its scans than [`ScanLimits::DEFAULT`] (a store, and its
+    /// clones, after this one).
+    pub fn with_scan_limits(mut self, limits: ScanLimits) -> Self {
+        self.scans = Arc::new(Scans::new(limits));
+        self
+    }
+
+    /// The bounds on this store's scans.
+    pub fn scan_limits(&self) -> ScanLimits {
+        self.scans.limits()
+    }
+
+    /// What this store's scans (filtered pages, counts) are doing: how many run now, the most
+    /// that ran at once, how many were refused.
+    pub fn scan_stats(&self) -> ScanStats {
+        self.scans.stats()
     }
 
     /// As [`DynamoStore::new`], after checking that the table and its index exist and waiting
@@ -106,14 +131,20 @@ impl TrainerStore for DynamoStore {
             None => None,
         };
         let plan = Plan::list(query);
-        scan::page(&self.client, &self.table, &plan, start, limit, |t| {
-            encode_position(&t.id)
-        })
+        scan::page(
+            &self.client,
+            &self.table,
+            &self.scans,
+            &plan,
+            start,
+            limit,
+            |t| encode_position(&t.id),
+        )
         .await
     }
 
     async fn count(&self, query: &ListQuery<'_>) -> Result<u64, StoreError> {
-        scan::count(&self.client, &self.table, &Plan::list(query)).await
+        scan::count(&self.client, &self.table, &self.scans, &Plan::list(query)).await
     }
 
     async fn list_by_specialty(
@@ -130,6 +161,7 @@ impl TrainerStore for DynamoStore {
         scan::page(
             &self.client,
             &self.table,
+            &self.scans,
             &plan,
             start,
             limit,

@@ -958,6 +958,65 @@ async fn deeply_nested_filters_answer_quickly(var: &str) {
     );
 }
 
+/// A read makes at most `requests_per_read` requests, each examining up to 1 MB: 12 items of
+/// 100 KB need 2 (DynamoDB, dynalite and moto stop a request at 1 MB), so a budget of 1 stops
+/// the count, and of 2 does not.
+async fn a_read_stops_at_its_budget_of_requests(var: &str) {
+    let store = fresh_store(var).await;
+    let padding = AttributeValue::S("x".repeat(100_000));
+    for _ in 0..12 {
+        let id = put_tutorial_item(&store, Some("BODYBUILDING")).await;
+        store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key("id", AttributeValue::S(id.to_string()))
+            .update_expression("SET padding = :p")
+            .expression_attribute_values(":p", padding.clone())
+            .send()
+            .await
+            .expect("pad an item");
+    }
+    let all = ListQuery {
+        specialty: None,
+        filter: None,
+    };
+    let limits = store.scan_limits();
+    let one = (*store)
+        .clone()
+        .with_scan_limits(trainers_store_dynamodb::ScanLimits {
+            requests_per_read: 1,
+            ..limits
+        });
+    match one.count(&all).await {
+        Err(StoreError::Backend { context, .. }) => {
+            assert!(
+                context.contains("stopped after 1 DynamoDB requests"),
+                "{context}"
+            )
+        }
+        other => panic!("a count of 1.2 MB needs 2 requests: {other:?}"),
+    }
+    let f = filter(json!({"age": {"gt": 40}}));
+    let none_match = ListQuery {
+        specialty: None,
+        filter: Some(&f),
+    };
+    assert!(one.list(&none_match, None, 10).await.is_err());
+    assert_eq!(one.scan_stats().over_budget, 2);
+    let two = one.with_scan_limits(trainers_store_dynamodb::ScanLimits {
+        requests_per_read: 2,
+        ..limits
+    });
+    assert_eq!(two.count(&all).await.expect("count"), 12);
+    assert!(two
+        .list(&none_match, None, 10)
+        .await
+        .expect("list")
+        .items
+        .is_empty());
+}
+
 macro_rules! on_server {
     ($server:ident, $var:literal; $($case:ident),* $(,)?) => {
         mod $server {
@@ -988,6 +1047,7 @@ macro_rules! cases {
             by_specialty_in_last_name_order,
             ties_in_the_last_name_index,
             deeply_nested_filters_answer_quickly,
+            a_read_stops_at_its_budget_of_requests,
         );
     };
 }
