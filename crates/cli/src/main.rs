@@ -96,7 +96,12 @@ struct ServeArgs {
     addr: SocketAddr,
 
     /// An API key accepted besides the stored ones (repeatable; never expires).
-    #[arg(long = "api-key", env = "TRAINERS_API_KEY", value_delimiter = ',')]
+    #[arg(
+        long = "api-key",
+        env = "TRAINERS_API_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     api_keys: Vec<String>,
 
     /// A PEM certificate (chain): serve TLS (https, wss) too, on the same port as plain HTTP.
@@ -109,7 +114,7 @@ struct ServeArgs {
 
     /// Share events with the other servers of a fleet through Redis (redis://HOST:PORT); without
     /// it, events stay in this process.
-    #[arg(long, env = "TRAINERS_EVENTS")]
+    #[arg(long, env = "TRAINERS_EVENTS", hide_env_values = true)]
     events: Option<String>,
 
     /// Refuse introspection (`__schema`, `__type`), as AppSync can.

@@ -97,11 +97,19 @@ pub struct KeyInfo {
     pub revoked: bool,
 }
 
-/// A key just made: the only time its secret is known.
-#[derive(Debug)]
+/// A key just made: the only time its secret is known. Its `Debug` hides the secret.
 pub struct NewKey {
     pub info: KeyInfo,
     pub secret: String,
+}
+
+impl std::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewKey")
+            .field("info", &self.info)
+            .field("secret", &"..")
+            .finish()
+    }
 }
 
 impl NewKey {
@@ -213,6 +221,14 @@ pub trait KeySource: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_keys_debug_never_shows_the_key() {
+        let key = NewKey::generate(Timestamp::now(), Some("ci".into()));
+        let shown = format!("{key:?} {key:#?}");
+        assert!(!shown.contains(&key.secret), "{shown}");
+        assert!(shown.contains(&key.info.id), "{shown}");
+    }
 
     #[test]
     fn a_fixed_key_is_never_empty_short_or_spaced() {
