@@ -210,7 +210,7 @@ impl DynamoKeys {
 
 impl DynamoKeys {
     fn fail(&self, e: StoreError) -> KeyError {
-        KeyError::Backend(format!("the keys table {}: {e}", self.table))
+        KeyError::backend(format!("the keys table {}", self.table), e)
     }
 }
 
@@ -233,7 +233,7 @@ fn key_from_item(
 ) -> Result<(KeyInfo, Result<[u8; 32], KeyError>), KeyError> {
     let id = item_id(item).unwrap_or_default().to_string();
     let malformed = |what: &str| {
-        KeyError::Backend(format!(
+        KeyError::backend_msg(format!(
             "the API key {id} in the DynamoDB table {table}: {what}"
         ))
     };
