@@ -492,7 +492,10 @@ async fn a_filter_of_empty_objects_as_a_variable_is_refused_before_its_cost_is_p
     // 150,000 empty objects: past the variables' bound, refused as the request is read.
     let answer = raw(server.addr, &post(&body(150_000), TEST_API_KEY)).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:.300}");
-    assert!(answer.contains("more than 64 KiB of JSON"), "{answer:.300}");
+    assert!(
+        answer.contains("more than 128 KiB of JSON"),
+        "{answer:.300}"
+    );
     // 15,000: inside it, past the filter's bound of parts (each empty object counts).
     let answer = raw(server.addr, &post(&body(15_000), TEST_API_KEY)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.300}");
