@@ -496,8 +496,12 @@ async fn a_filter_of_empty_objects_as_a_variable_is_refused_before_its_cost_is_p
         answer.contains("more than 128 KiB of JSON"),
         "{answer:.300}"
     );
-    // 15,000: inside it, past the filter's bound of parts (each empty object counts).
+    // 15,000 (45 KB): past the bound of values, refused as the request is read too.
     let answer = raw(server.addr, &post(&body(15_000), TEST_API_KEY)).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:.300}");
+    assert!(answer.contains("more than 2000 values"), "{answer:.300}");
+    // 600: inside both, past the filter's bound of parts (each empty object counts).
+    let answer = raw(server.addr, &post(&body(600), TEST_API_KEY)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.300}");
     assert!(answer.contains("ValidationError"), "{answer:.300}");
     assert!(

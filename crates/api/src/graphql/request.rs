@@ -19,6 +19,11 @@ pub enum RequestError {
         MAX_VARIABLES_BYTES / 1024
     )]
     VariablesTooLarge,
+    #[error(
+        "The variables hold more than {} values (objects, lists and their items): send fewer",
+        MAX_VARIABLE_VALUES
+    )]
+    TooManyVariableValues,
 }
 
 /// The largest request accepted, as on AppSync: an HTTP body, or a WebSocket message.
@@ -29,6 +34,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// walk of its JSON and nothing more. A filter of 25 conditions, each an `in` of 25 names of
 /// 100 characters (about 66 KB), fits.
 pub const MAX_VARIABLES_BYTES: usize = 128 * 1024;
+
+/// The most JSON values (objects, lists, scalars, each counted once) a request's variables may
+/// hold: their conversion for execution costs per value, not per byte (15,000 empty filter
+/// objects, 45 KB, cost 180 ms of CPU to convert and refuse). The largest filter the schema
+/// accepts (25 conditions, `in` lists of 25 values, 200 parts) holds well under 1,000.
+pub const MAX_VARIABLE_VALUES: usize = 2_000;
 
 /// Reads a request from bytes (an HTTP body, or the JSON string of an AppSync `start`).
 pub fn parse_request(bytes: &[u8]) -> Result<async_graphql::Request, RequestError> {
@@ -66,6 +77,9 @@ pub fn request_from_value(value: Value) -> Result<async_graphql::Request, Reques
             if longer_than(&v, MAX_VARIABLES_BYTES) {
                 return Err(RequestError::VariablesTooLarge);
             }
+            if more_values_than(&v, MAX_VARIABLE_VALUES) {
+                return Err(RequestError::TooManyVariableValues);
+            }
             request = request.variables(Variables::from_json(v))
         }
         Some(_) => {
@@ -84,6 +98,24 @@ pub fn request_from_value(value: Value) -> Result<async_graphql::Request, Reques
         }
     }
     Ok(request)
+}
+
+/// Whether `value` holds more than `limit` JSON values; stops counting at the limit. (Recursion
+/// is bounded: serde_json reads at most 128 levels.)
+fn more_values_than(value: &Value, limit: usize) -> bool {
+    fn count(value: &Value, left: &mut usize) -> bool {
+        if *left == 0 {
+            return false;
+        }
+        *left -= 1;
+        match value {
+            Value::Array(items) => items.iter().all(|v| count(v, left)),
+            Value::Object(fields) => fields.values().all(|v| count(v, left)),
+            _ => true,
+        }
+    }
+    let mut left = limit;
+    !count(value, &mut left)
 }
 
 /// Whether `value` written as JSON takes more than `limit` bytes; stops writing at the limit.
@@ -157,5 +189,13 @@ mod tests {
         assert!(message.contains("more than 128 KiB"), "{message}");
         let fits = serde_json::json!({"query": "{ a }", "variables": {"s": "x".repeat(120_000)}});
         assert!(parse_request(fits.to_string().as_bytes()).is_ok());
+        let many = serde_json::json!({"query": "{ a }", "variables": {"f": {"and": vec![serde_json::json!({}); 15_000]}}});
+        let message = parse_request(many.to_string().as_bytes())
+            .expect_err("too many values")
+            .to_string();
+        assert!(message.contains("more than 2000 values"), "{message}");
+        let list: Vec<u32> = (0..1_998).collect();
+        let at_bound = serde_json::json!({"query": "{ a }", "variables": {"l": list}});
+        assert!(parse_request(at_bound.to_string().as_bytes()).is_ok());
     }
 }

@@ -208,8 +208,9 @@ async fn completed_subscriptions_release_what_they_held_at_once() {
 }
 
 /// Inputs each refused by a bound of the HTTP path, with what the refusal says: a 0.9 MB query
-/// (parsed whole before any bound, once), a filter of 150,000 empty objects as a variable (past
-/// the variables' bound), and one of 15,000 (inside it, past the filter's bound of parts).
+/// (parsed whole before any bound, once), filters of 150,000 and 15,000 empty objects as a
+/// variable (past the variables' bounds of bytes and of values), and one of 600 (inside them,
+/// past the filter's bound of parts).
 fn oversized_subscriptions() -> Vec<(String, Value, &'static str)> {
     let long_query = format!(
         "subscription {{ onCreateTrainer {{ id {} }} }}",
@@ -227,6 +228,11 @@ fn oversized_subscriptions() -> Vec<(String, Value, &'static str)> {
         (
             filtered.to_string(),
             empties(15_000),
+            "more than 2000 values",
+        ),
+        (
+            filtered.to_string(),
+            empties(600),
             "filter has more than 200 parts",
         ),
     ]
