@@ -66,6 +66,7 @@ pub fn trainer(n: usize, specialty: Option<Specialty>) -> Trainer {
         created_at: now,
         updated_at: now,
         version: 1,
+        owner: None,
     }
 }
 

@@ -5,6 +5,8 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::Owner;
+
 /// A trainer's id: a lowercase hyphenated UUID made by the server.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -161,6 +163,11 @@ pub struct Trainer {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: i64,
+    /// Who created it, when a signed-in user did (accounts, [`crate::access`]); never an input
+    /// and never changed. Left out of the JSON when there is none, so records and events
+    /// without owners read and write as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ impl TrainerPatch {
             // Never before the last update, even if the clock stepped back.
             updated_at: now.max(old.updated_at),
             version: old.version + 1,
+            owner: old.owner.clone(),
         }
     }
 }

@@ -13,8 +13,8 @@ use futures::future::join_all;
 use serde_json::{json, Map, Value};
 use trainers_core::service::{BySpecialtyRequest, CreateRequest, ListRequest, UpdateRequest};
 use trainers_core::{
-    Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty, TokenSecret, Trainer,
-    TrainerService,
+    Caller, Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty, TokenSecret,
+    Trainer, TrainerService,
 };
 use trainers_store_dynamodb::TOKEN_SECRET_ENV;
 
@@ -251,7 +251,7 @@ async fn create_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Val
         age: args.required("age", read_int, "a 32-bit integer")?,
         specialty: args.specialty()?.flatten(),
     };
-    trainer_json(&service.create(req).await?)
+    trainer_json(&service.create(&Caller::ApiKey, req).await?)
 }
 
 async fn update_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
@@ -264,12 +264,16 @@ async fn update_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Va
         expected_version: args.int("expectedVersion")?,
         condition: args.filter("condition", FilterKind::Condition)?,
     };
-    trainer_json(&service.update(req).await?)
+    trainer_json(&service.update(&Caller::ApiKey, req).await?)
 }
 
 async fn delete_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
     let id = args.string("id")?;
     let expected = args.int("expectedVersion")?;
     let condition = args.filter("condition", FilterKind::Condition)?;
-    trainer_json(&service.delete(&id, expected, condition).await?)
+    trainer_json(
+        &service
+            .delete(&Caller::ApiKey, &id, expected, condition)
+            .await?,
+    )
 }

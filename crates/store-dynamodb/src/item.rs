@@ -68,6 +68,7 @@ pub(crate) fn from_item(item: &Item) -> Result<Trainer, StoreError> {
         created_at,
         updated_at: timestamp(item, UPDATED_AT)?.unwrap_or(created_at),
         version: number(item, VERSION)?.unwrap_or(LEGACY_VERSION),
+        owner: None,
         id: TrainerId::from_stored(id),
     })
 }
@@ -196,6 +197,7 @@ mod tests {
             created_at: Timestamp::from_millis(1_795_988_333_123),
             updated_at: Timestamp::from_millis(1_795_988_334_456),
             version: 3,
+            owner: None,
         }
     }
 

@@ -346,6 +346,7 @@ async fn stored(
         created_at: now,
         updated_at: now,
         version: 1,
+        owner: None,
     };
     store.insert(&t).await.expect("insert");
     t
@@ -782,6 +783,7 @@ async fn ties_in_the_last_name_index(var: &str) {
             created_at: now,
             updated_at: now,
             version: 1,
+            owner: None,
         };
         store.insert(&t).await.expect("insert");
         made.push(t);

@@ -127,6 +127,7 @@ fn trainer(row: &Row<'_>) -> rusqlite::Result<Trainer> {
         created_at: Timestamp::from_millis(row.get(6)?),
         updated_at: Timestamp::from_millis(row.get(7)?),
         version: row.get(8)?,
+        owner: None,
     })
 }
 
