@@ -6,9 +6,9 @@ use std::sync::Arc;
 use futures::future::join_all;
 use serde_json::json;
 use trainers_core::{
-    Age, Filter, FilterKind, KeyCondition, ListQuery, Precondition, SortDirection, Specialty,
-    SpecialtyQuery, StoreError, Timestamp, Trainer, TrainerId, TrainerName, TrainerPatch,
-    TrainerStore,
+    Age, Filter, FilterKind, KeyCondition, ListQuery, Owner, Precondition, SortDirection,
+    Specialty, SpecialtyQuery, StoreError, Timestamp, Trainer, TrainerId, TrainerName,
+    TrainerPatch, TrainerStore,
 };
 
 /// Expands to one `#[tokio::test]` per case; `$make` is an async fn returning a fresh, empty
@@ -35,6 +35,7 @@ macro_rules! store_suite {
             counts_are_of_the_trainers_that_match,
             by_specialty_is_in_last_name_order_both_ways_and_narrows_by_key,
             every_answer_is_what_the_filter_says_of_random_trainers,
+            an_owner_is_stored_read_and_kept_by_updates,
         );
     };
 }
@@ -753,4 +754,82 @@ fn random_filter() -> impl proptest::strategy::Strategy<Value = serde_json::Valu
             inner.prop_map(|v| json!({"not": v})),
         ]
     })
+}
+
+/// A trainer's owner (accounts) is written, read by every read, carried by imports and never
+/// changed by an update; a trainer without one reads as none.
+pub async fn an_owner_is_stored_read_and_kept_by_updates(store: Arc<dyn TrainerStore>) {
+    let owned = Trainer {
+        owner: Some(Owner::of("sub-1", "jane")),
+        ..trainer(1, Some(Specialty::Bodybuilding))
+    };
+    let unowned = trainer(2, Some(Specialty::Bodybuilding));
+    store.insert(&owned).await.expect("insert");
+    store.insert(&unowned).await.expect("insert");
+    let imported = Trainer {
+        owner: Some(Owner::of("sub-2", "joe")),
+        ..trainer(3, None)
+    };
+    assert_eq!(
+        store
+            .insert_many(std::slice::from_ref(&imported))
+            .await
+            .expect("import"),
+        1
+    );
+    assert_eq!(
+        store.get(&owned.id).await.expect("get"),
+        Some(owned.clone())
+    );
+    assert_eq!(
+        store.get(&unowned.id).await.expect("get"),
+        Some(unowned.clone())
+    );
+    assert_eq!(
+        store.get(&imported.id).await.expect("get"),
+        Some(imported.clone())
+    );
+    let listed = walk(&*store, None, 2).await;
+    let owners: HashSet<_> = listed
+        .iter()
+        .map(|t| (t.id.clone(), t.owner.clone()))
+        .collect();
+    assert_eq!(
+        owners,
+        HashSet::from([
+            (owned.id.clone(), owned.owner.clone()),
+            (unowned.id.clone(), None),
+            (imported.id.clone(), imported.owner.clone()),
+        ])
+    );
+    let query = SpecialtyQuery {
+        specialty: Specialty::Bodybuilding,
+        last_name: None,
+        direction: SortDirection::Asc,
+        filter: None,
+    };
+    let page = store
+        .list_by_specialty(&query, None, 10)
+        .await
+        .expect("by specialty");
+    assert!(page.items.iter().any(|t| t.owner == owned.owner));
+    let patch = TrainerPatch {
+        age: Some(age(50)),
+        ..TrainerPatch::default()
+    };
+    let updated = store
+        .update(&owned.id, &patch, &at(1), Timestamp::now())
+        .await
+        .expect("update");
+    assert_eq!(updated.owner, owned.owner);
+    assert_eq!(
+        store
+            .get(&owned.id)
+            .await
+            .expect("get")
+            .and_then(|t| t.owner),
+        owned.owner
+    );
+    let deleted = store.delete(&owned.id, &any()).await.expect("delete");
+    assert_eq!(deleted.owner, owned.owner);
 }

@@ -36,3 +36,55 @@ mod graphql {
 mod http {
     super::http_suite!(super::spawn_embedded);
 }
+
+/// `owner` (accounts): readable like the other fields; none for trainers the API key made.
+mod accounts {
+    use serde_json::json;
+    use trainers_conformance::server::TEST_API_KEY;
+    use trainers_conformance::spawn_embedded;
+    use trainers_core::{Caller, CreateRequest, User};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn owner_is_read_like_the_other_fields() {
+        let s = spawn_embedded().await;
+        let jane = Caller::User(User {
+            sub: "sub-1".into(),
+            username: "jane".into(),
+            groups: vec![],
+        });
+        let req = CreateRequest {
+            first_name: "Ana".into(),
+            last_name: "Lee".into(),
+            age: 30,
+            specialty: None,
+        };
+        let owned = s.service.create(&jane, req).await.expect("create");
+        let query = json!({
+            "query": "query($id: ID!) { getTrainer(id: $id) { id owner } }",
+            "variables": {"id": owned.id.as_str()},
+        });
+        let (status, body) = s.post_json(Some(TEST_API_KEY), &query).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["getTrainer"]["owner"], "sub-1::jane", "{body}");
+
+        let create = json!({"query": "mutation { createTrainer(firstName: \"Bo\", lastName: \"Ray\", age: 40) { id owner } }"});
+        let (_, made) = s.post_json(Some(TEST_API_KEY), &create).await;
+        assert_eq!(
+            made["data"]["createTrainer"]["owner"],
+            serde_json::Value::Null,
+            "{made}"
+        );
+        assert!(made.get("errors").is_none(), "{made}");
+
+        let list = json!({"query": "{ allTrainers { items { owner } } }"});
+        let (_, listed) = s.post_json(Some(TEST_API_KEY), &list).await;
+        let mut owners: Vec<String> = listed["data"]["allTrainers"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t["owner"].to_string())
+            .collect();
+        owners.sort();
+        assert_eq!(owners, ["\"sub-1::jane\"", "null"], "{listed}");
+    }
+}

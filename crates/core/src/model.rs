@@ -196,6 +196,32 @@ mod tests {
     }
 
     #[test]
+    fn an_owner_is_in_the_json_of_exports_and_events_only_when_there_is_one() {
+        let t = Trainer {
+            id: TrainerId::from_stored("0190f2a4-5b6c-7d8e-9f00-112233445566".into()),
+            first_name: "Ana".into(),
+            last_name: "Lee".into(),
+            age: 30,
+            specialty: None,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+            version: 1,
+            owner: None,
+        };
+        let plain = serde_json::to_value(&t).expect("json");
+        assert!(plain.get("owner").is_none(), "{plain}");
+        let back: Trainer = serde_json::from_value(plain).expect("an export without owners");
+        assert_eq!(back, t);
+        let owned = Trainer {
+            owner: Some(Owner::of("sub-1", "jane")),
+            ..t
+        };
+        let json = serde_json::to_value(&owned).expect("json");
+        assert_eq!(json["owner"], "sub-1::jane");
+        assert_eq!(serde_json::from_value::<Trainer>(json).ok(), Some(owned));
+    }
+
+    #[test]
     fn specialty_round_trips_through_its_name() {
         for s in Specialty::ALL {
             assert_eq!(s.as_str().parse::<Specialty>().ok(), Some(s));
