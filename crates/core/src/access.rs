@@ -131,6 +131,15 @@ impl AccessPolicy {
 }
 
 impl ChangeRight {
+    /// The owner the store must find on a trainer for this right to cover it, in the write's
+    /// own atomic step ([`crate::Precondition::owner`]); `None`: no owner is required.
+    pub fn owner(&self) -> Option<Owner> {
+        match self {
+            ChangeRight::Owned(owner) => Some(owner.clone()),
+            ChangeRight::Any | ChangeRight::Denied => None,
+        }
+    }
+
     /// Whether this right covers a trainer with `owner` (a trainer stored before owners existed
     /// has none: only [`ChangeRight::Any`] covers it).
     pub fn covers(&self, owner: Option<&Owner>) -> bool {

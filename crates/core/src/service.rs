@@ -1,7 +1,9 @@
 //! The five operations: validation, versions and who may change what around a store. (What
 //! subscribers hear of a mutation is the API layer's: it publishes the result once the service
 //! has returned it.) Mutations take the [`Caller`] the entrypoint authenticated; the
-//! [`AccessPolicy`] the service was built with decides, before anything is written.
+//! [`AccessPolicy`] the service was built with decides: the API key under accounts before
+//! anything is read, a user's right to a trainer by the store, in the same atomic step as the
+//! write (a [`Precondition`] on the owner), so no race can change whose trainer is written.
 
 use std::sync::Arc;
 
@@ -70,10 +72,6 @@ pub struct TrainerService {
     access: AccessPolicy,
 }
 
-/// How many times an owner's update or delete is retried when another write to the same
-/// trainer came between its read and its write (see [`TrainerService::update`]).
-const OWNER_RETRIES: usize = 5;
-
 impl TrainerService {
     /// A service with no accounts ([`AccessPolicy::Open`]).
     pub fn new(store: Arc<dyn TrainerStore>) -> Self {
@@ -128,7 +126,7 @@ impl TrainerService {
         self.store
             .insert(&trainer)
             .await
-            .map_err(|e| store_error(e, trainer.id.as_str(), None))?;
+            .map_err(|e| store_error(e, trainer.id.as_str(), None, "createTrainer"))?;
         Ok(trainer)
     }
 
@@ -140,7 +138,7 @@ impl TrainerService {
         self.store
             .get(&id)
             .await
-            .map_err(|e| store_error(e, id.as_str(), None))
+            .map_err(|e| store_error(e, id.as_str(), None, ""))
     }
 
     /// `updateTrainers`. With accounts, only the owner or an admin may; a refusal changes
@@ -170,56 +168,15 @@ impl TrainerService {
         let pre = Precondition {
             version: req.expected_version.map(i64::from),
             condition: req.condition,
+            owner: right.owner(),
         };
         let Some(id) = TrainerId::parse(&req.id) else {
             return Err(Error::NotFound { id: req.id });
         };
-        if right == ChangeRight::Any {
-            return self
-                .store
-                .update(&id, &patch, &pre, Timestamp::now())
-                .await
-                .map_err(|e| store_error(e, id.as_str(), pre.version));
-        }
-        for _ in 0..OWNER_RETRIES {
-            let pinned = self.owned(&id, &right, &pre, FIELD).await?;
-            match self
-                .store
-                .update(&id, &patch, &pinned, Timestamp::now())
-                .await
-            {
-                Err(StoreError::VersionConflict { .. }) if pre.version.is_none() => continue,
-                other => return other.map_err(|e| store_error(e, id.as_str(), pre.version)),
-            }
-        }
-        Err(busy(&id))
-    }
-
-    /// The precondition of an owner's write to trainer `id`, once its stored owner is read and
-    /// `right` covers it: the caller's `pre`, pinned to the version read. A trainer's owner
-    /// never changes (it is no input), so the write happens only if the trainer is still the
-    /// one whose owner was checked; if another write came between, the store refuses with a
-    /// version conflict and, when the caller gave no `expectedVersion`, the caller retries.
-    async fn owned(
-        &self,
-        id: &TrainerId,
-        right: &ChangeRight,
-        pre: &Precondition,
-        field: &'static str,
-    ) -> Result<Precondition, Error> {
-        let stored = self
-            .store
-            .get(id)
+        self.store
+            .update(&id, &patch, &pre, Timestamp::now())
             .await
-            .map_err(|e| store_error(e, id.as_str(), pre.version))?
-            .ok_or_else(|| Error::NotFound { id: id.to_string() })?;
-        if !right.covers(stored.owner.as_ref()) {
-            return Err(Error::NotAuthorized { field });
-        }
-        Ok(Precondition {
-            version: Some(pre.version.unwrap_or(stored.version)),
-            condition: pre.condition.clone(),
-        })
+            .map_err(|e| store_error(e, id.as_str(), pre.version, FIELD))
     }
 
     /// `deleteTrainer`: deletes a trainer that is at `expected_version` (when given) and holds
@@ -242,22 +199,12 @@ impl TrainerService {
         let pre = Precondition {
             version: expected_version.map(i64::from),
             condition,
+            owner: right.owner(),
         };
-        if right == ChangeRight::Any {
-            return self
-                .store
-                .delete(&id, &pre)
-                .await
-                .map_err(|e| store_error(e, id.as_str(), pre.version));
-        }
-        for _ in 0..OWNER_RETRIES {
-            let pinned = self.owned(&id, &right, &pre, FIELD).await?;
-            match self.store.delete(&id, &pinned).await {
-                Err(StoreError::VersionConflict { .. }) if pre.version.is_none() => continue,
-                other => return other.map_err(|e| store_error(e, id.as_str(), pre.version)),
-            }
-        }
-        Err(busy(&id))
+        self.store
+            .delete(&id, &pre)
+            .await
+            .map_err(|e| store_error(e, id.as_str(), pre.version, FIELD))
     }
 
     pub async fn list(&self, req: ListRequest) -> Result<Page, Error> {
@@ -279,7 +226,7 @@ impl TrainerService {
             .store
             .list(&query, after.as_deref(), limit)
             .await
-            .map_err(|e| store_error(e, "", None))?;
+            .map_err(|e| store_error(e, "", None, ""))?;
         Ok(self.page(page, scope))
     }
 
@@ -292,7 +239,7 @@ impl TrainerService {
         self.store
             .count(&query)
             .await
-            .map_err(|e| store_error(e, "", None))
+            .map_err(|e| store_error(e, "", None, ""))
     }
 
     /// `trainersBySpecialty`: one specialty in `lastName` order, from the store's index.
@@ -326,7 +273,7 @@ impl TrainerService {
             .store
             .list_by_specialty(&query, after.as_deref(), limit)
             .await
-            .map_err(|e| store_error(e, "", None))?;
+            .map_err(|e| store_error(e, "", None, ""))?;
         Ok(self.page(page, scope))
     }
 
@@ -371,16 +318,10 @@ fn required<T>(value: Option<Option<T>>, argument: &'static str) -> Result<Optio
     }
 }
 
-/// An owner's write that lost the race to other writes [`OWNER_RETRIES`] times in a row.
-fn busy(id: &TrainerId) -> Error {
-    tracing::warn!(trainer = %id, "owner's write kept losing to concurrent writes");
-    Error::internal(format!(
-        "trainer {id} changed {OWNER_RETRIES} times during an owner's write"
-    ))
-}
-
-fn store_error(e: StoreError, id: &str, expected: Option<i64>) -> Error {
+/// The error a client sees of a store's refusal; `field` names the mutation (a read has none).
+fn store_error(e: StoreError, id: &str, expected: Option<i64>, field: &'static str) -> Error {
     match e {
+        StoreError::NotOwner => Error::NotAuthorized { field },
         StoreError::NotFound => Error::NotFound { id: id.to_string() },
         // Only possible when a token's key is shared with another store's positions.
         StoreError::InvalidPosition => page_token::invalid(),
@@ -411,14 +352,13 @@ mod tests {
     use crate::filter::FilterKind;
     use crate::store::StorePage;
 
-    /// A store in a map, with the stores' rules for preconditions; `interfere` writes to the
-    /// trainer between the service's read and its write, as a concurrent request would, that
-    /// many times.
+    /// A store in a map, with the stores' rules for preconditions; it remembers the last
+    /// precondition it was given.
     #[derive(Default)]
     struct MapStore {
         rows: Mutex<HashMap<TrainerId, Trainer>>,
-        interfere: AtomicUsize,
         writes: AtomicUsize,
+        last: Mutex<Option<Precondition>>,
     }
 
     impl MapStore {
@@ -427,17 +367,12 @@ mod tests {
         }
 
         fn check(&self, id: &TrainerId, pre: &Precondition) -> Result<Trainer, StoreError> {
-            if self
-                .interfere
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-            {
-                if let Some(t) = self.rows().get_mut(id) {
-                    t.version += 1;
-                }
-            }
+            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(pre.clone());
             let rows = self.rows();
             let old = rows.get(id).ok_or(StoreError::NotFound)?;
+            if pre.owner.is_some() && pre.owner != old.owner {
+                return Err(StoreError::NotOwner);
+            }
             if let Some(v) = pre.version {
                 if v != old.version {
                     return Err(StoreError::VersionConflict {
@@ -756,38 +691,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_owners_write_is_pinned_to_the_version_it_checked_and_retried() {
+    async fn the_owner_is_checked_by_the_store_in_the_write_itself() {
         let (store, service) = services();
         let t = service
             .create(&jane(), new_trainer())
             .await
             .expect("create");
-        // Two writes come between the owner check and the write: the write is refused by
-        // the store each time (the version it checked is gone) and made again.
-        store.interfere.store(2, Ordering::SeqCst);
-        let updated = service
+        let last = || {
+            store
+                .last
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .and_then(|p| p.owner)
+        };
+        service
             .update(&jane(), rename(&t.id, "Bo"))
             .await
-            .expect("update after retries");
-        assert_eq!(updated.version, 4);
-        // With the caller's own expectedVersion, a lost race is the caller's conflict.
-        store.interfere.store(1, Ordering::SeqCst);
-        let pinned = UpdateRequest {
-            expected_version: Some(4),
-            ..rename(&t.id, "Cy")
-        };
-        assert!(matches!(
-            service.update(&jane(), pinned).await,
-            Err(Error::Conflict { .. })
-        ));
-        // A trainer that never stops changing: bounded retries, then an error, no write.
-        store.interfere.store(usize::MAX, Ordering::SeqCst);
-        let before = store.writes.load(Ordering::SeqCst);
-        assert!(matches!(
-            service.delete(&jane(), t.id.as_str(), None, None).await,
-            Err(Error::Internal { .. })
-        ));
-        assert_eq!(store.writes.load(Ordering::SeqCst), before);
-        assert_eq!(store.rows().len(), 1);
+            .expect("update");
+        assert_eq!(last(), Some(Owner::of("sub-jane", "jane")));
+        refused(
+            service.delete(&joe(), t.id.as_str(), None, None).await,
+            "deleteTrainer",
+        );
+        assert_eq!(last(), Some(Owner::of("sub-joe", "joe")));
+        service
+            .update(&admin(), rename(&t.id, "Cy"))
+            .await
+            .expect("an admin's write");
+        assert_eq!(last(), None, "an admin's write needs no owner");
+        let open = TrainerService::new(store.clone());
+        open.delete(&Caller::ApiKey, t.id.as_str(), None, None)
+            .await
+            .expect("without accounts");
+        assert_eq!(last(), None);
     }
 }

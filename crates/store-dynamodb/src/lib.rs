@@ -139,8 +139,8 @@ pub use table::{
 use expr::{split, Expressions, Term};
 use item::{
     decode_position, encode_index_position, encode_position, from_item, index_start_key, key, n, s,
-    start_key, to_item, Item, AGE, CREATED_AT, FIRST_NAME, ID, LAST_NAME, SPECIALTY, UPDATED_AT,
-    VERSION,
+    start_key, to_item, Item, AGE, CREATED_AT, FIRST_NAME, ID, LAST_NAME, OWNER, SPECIALTY,
+    UPDATED_AT, VERSION,
 };
 
 /// The table name when none is given.
@@ -215,6 +215,7 @@ impl DynamoStore {
         match old {
             Err(e) => e,
             Ok(None) => StoreError::NotFound,
+            Ok(Some(t)) if pre.owner.is_some() && pre.owner != t.owner => StoreError::NotOwner,
             Ok(Some(t)) => match (pre.version, &pre.condition) {
                 (Some(expected), _) if t.version != expected => {
                     StoreError::VersionConflict { actual: t.version }
@@ -579,6 +580,11 @@ fn write_condition(e: &mut Expressions, pre: &Precondition) -> String {
         e.extend_values(Item::from([(":expected".to_string(), n(expected))]));
     }
     let mut condition = version_condition(pre.version).to_string();
+    if let Some(owner) = &pre.owner {
+        let name = e.name(OWNER);
+        let value = e.value(s(owner.as_str()));
+        condition = format!("{condition} AND {name} = {value}");
+    }
     if let Some(filter) = &pre.condition {
         let term = e.filter(filter);
         if term != Term::Const(true) {

@@ -80,6 +80,7 @@ fn version(version: Option<i64>) -> Precondition {
     Precondition {
         version,
         condition: None,
+        owner: None,
     }
 }
 
@@ -362,6 +363,7 @@ fn condition(value: serde_json::Value) -> Precondition {
     Precondition {
         version: None,
         condition: Filter::parse(FilterKind::Condition, &value).expect("a valid condition"),
+        owner: None,
     }
 }
 
@@ -438,6 +440,7 @@ async fn a_condition_that_fails_changes_nothing(var: &str) {
             &json!({"age": {"eq": 30}, "specialty": {"eq": "BODYBUILDING"}}),
         )
         .expect("a valid condition"),
+        owner: None,
     };
     let updated = store
         .update(&ann.id, &patch_age(31), &at_one, now)
@@ -452,6 +455,7 @@ async fn a_condition_that_fails_changes_nothing(var: &str) {
     let stale_and_failing = Precondition {
         version: Some(1),
         condition: older.condition.clone(),
+        owner: None,
     };
     assert!(matches!(
         store.delete(&ann.id, &stale_and_failing).await,
