@@ -1,8 +1,10 @@
 //! Who is calling: the credentials a request presents, decided once at the edge (HTTP, and each
 //! WebSocket protocol's handshake and messages): an API key ([`keys`]) or a signed-in user's
-//! token ([`tokens`]); where they are presented is named here once.
+//! token ([`tokens`]; [`local`]: the data directory's own issuer, for development); where they
+//! are presented is named here once.
 
 pub mod keys;
+pub mod local;
 pub mod tokens;
 
 pub use keys::{KeyRing, KeySource};

@@ -163,6 +163,8 @@ pub enum SettingsError {
     JwksUrl(String),
     #[error("cannot make the JWKS client: {0}")]
     Client(String),
+    #[error("the keys given are not usable: {0}")]
+    Keys(JwksError),
 }
 
 /// What a server knows of its issuer's keys, for `/readyz` and the logs.
@@ -186,7 +188,8 @@ pub struct Verifier {
 
 struct Inner {
     settings: AuthSettings,
-    jwks_url: reqwest::Url,
+    /// `None`: the keys were given, never fetched ([`Verifier::with_keys`]).
+    jwks_url: Option<reqwest::Url>,
     limits: Limits,
     http: reqwest::Client,
     keys: RwLock<Arc<HashMap<String, Arc<Key>>>>,
@@ -207,7 +210,10 @@ impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("issuer", &self.inner.settings.issuer)
-            .field("jwks_url", &self.inner.jwks_url.as_str())
+            .field(
+                "jwks_url",
+                &self.inner.jwks_url.as_ref().map(|u| u.as_str()),
+            )
             .field("keys", &self.keys().len())
             .finish_non_exhaustive()
     }
@@ -221,17 +227,38 @@ impl Verifier {
     }
 
     pub fn with_limits(settings: AuthSettings, limits: Limits) -> Result<Self, SettingsError> {
-        if settings.issuer.trim().is_empty() {
-            return Err(SettingsError::NoIssuer);
-        }
-        if settings.client_ids.iter().all(|c| c.trim().is_empty()) {
-            return Err(SettingsError::NoClientId);
-        }
+        check(&settings)?;
         let url = settings.jwks_url();
         let jwks_url = reqwest::Url::parse(&url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or(SettingsError::JwksUrl(url))?;
+        Verifier::build(settings, limits, Some(jwks_url))
+    }
+
+    /// A verifier that trusts exactly the keys of `jwks` and never fetches any (`--auth-local`:
+    /// the data directory's own key); `settings.jwks_url` is not used.
+    pub fn with_keys(
+        settings: AuthSettings,
+        limits: Limits,
+        jwks: &[u8],
+    ) -> Result<Self, SettingsError> {
+        let keys = parse_jwks(jwks).map_err(SettingsError::Keys)?;
+        let verifier = Verifier::build(settings, limits, None)?;
+        *verifier
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        Ok(verifier)
+    }
+
+    fn build(
+        settings: AuthSettings,
+        limits: Limits,
+        jwks_url: Option<reqwest::Url>,
+    ) -> Result<Self, SettingsError> {
+        check(&settings)?;
         let http = reqwest::Client::builder()
             .timeout(limits.fetch_timeout)
             .connect_timeout(limits.fetch_timeout)
@@ -388,6 +415,7 @@ impl Verifier {
     /// the last [`Limits::refetch_after`]: a flood of unknown kids makes one fetch, and those
     /// that arrive during it wait for it (at most [`Limits::fetch_timeout`]).
     async fn key_after_fetch(&self, kid: &str) -> Option<Arc<Key>> {
+        self.inner.jwks_url.as_ref()?;
         let mut last = self.inner.fetching.lock().await;
         if let Some(key) = self.keys().get(kid) {
             return Some(key.clone());
@@ -405,10 +433,14 @@ impl Verifier {
     /// set that holds at least one usable key.
     async fn fetch(&self) -> Result<usize, JwksError> {
         let inner = &self.inner;
-        let result = match tokio::time::timeout(inner.limits.fetch_timeout, self.download()).await {
-            Ok(body) => body.and_then(|b| parse_jwks(&b)),
-            Err(_) => Err(JwksError::Timeout(inner.limits.fetch_timeout)),
+        let Some(url) = &inner.jwks_url else {
+            return Ok(self.keys().len());
         };
+        let result =
+            match tokio::time::timeout(inner.limits.fetch_timeout, self.download(url)).await {
+                Ok(body) => body.and_then(|b| parse_jwks(&b)),
+                Err(_) => Err(JwksError::Timeout(inner.limits.fetch_timeout)),
+            };
         let mut status = lock(&inner.status);
         status.fetches += 1;
         match result {
@@ -425,24 +457,24 @@ impl Verifier {
                 }
                 status.fetched_at = Some(SystemTime::now());
                 status.last_error = None;
-                tracing::debug!(keys = n, url = %inner.jwks_url, "fetched the issuer's keys");
+                tracing::debug!(keys = n, %url, "fetched the issuer's keys");
                 Ok(n)
             }
             Err(e) => {
-                tracing::warn!(error = %e, url = %inner.jwks_url, "cannot fetch the issuer's keys; the keys fetched before stay in use");
+                tracing::warn!(error = %e, %url, "cannot fetch the issuer's keys; the keys fetched before stay in use");
                 status.last_error = Some(e.clone());
                 Err(e)
             }
         }
     }
 
-    /// The JWKS body, at most [`Limits::max_jwks_bytes`].
-    async fn download(&self) -> Result<Vec<u8>, JwksError> {
+    /// The JWKS body at `url`, at most [`Limits::max_jwks_bytes`].
+    async fn download(&self, url: &reqwest::Url) -> Result<Vec<u8>, JwksError> {
         let max = self.inner.limits.max_jwks_bytes;
         let mut response = self
             .inner
             .http
-            .get(self.inner.jwks_url.clone())
+            .get(url.clone())
             .header("accept", "application/json")
             .send()
             .await
@@ -472,6 +504,17 @@ impl Verifier {
             JwksError::Request(error_chain(&e.without_url()))
         }
     }
+}
+
+/// An issuer and at least one client id.
+fn check(settings: &AuthSettings) -> Result<(), SettingsError> {
+    if settings.issuer.trim().is_empty() {
+        return Err(SettingsError::NoIssuer);
+    }
+    if settings.client_ids.iter().all(|c| c.trim().is_empty()) {
+        return Err(SettingsError::NoClientId);
+    }
+    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
