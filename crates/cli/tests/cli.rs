@@ -311,3 +311,30 @@ async fn a_short_token_secret_stops_the_server_without_showing_it() {
     .await;
     drop(server);
 }
+
+/// `--help` shows the environment's value of each option: never of one that holds a secret (the
+/// fixed API keys, the Redis URL with its password, the page-token secret). `trainers serve
+/// --help` run in a container or CI log printed them.
+#[tokio::test]
+async fn help_never_shows_a_secret_from_the_environment() {
+    let out = trainers()
+        .args(["serve", "--help"])
+        .env("TRAINERS_API_KEY", "da2-helpleakskey0000000000000")
+        .env(
+            "TRAINERS_EVENTS",
+            "redis://:hunter2-password@127.0.0.1:6379",
+        )
+        .env(
+            "TRAINERS_TOKEN_SECRET",
+            "a-page-token-secret-of-32-bytes-or-more",
+        )
+        .output()
+        .await
+        .expect("runs");
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    assert!(help.contains("TRAINERS_API_KEY"), "{help}");
+    for secret in ["helpleakskey", "hunter2", "a-page-token-secret"] {
+        assert!(!help.contains(secret), "--help shows {secret}: {help}");
+    }
+}

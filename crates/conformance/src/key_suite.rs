@@ -10,9 +10,10 @@ use trainers_core::keys::{hash, KeyError, KeySource, MAX_EXPIRY, MIN_EXPIRY};
 use trainers_core::Timestamp;
 
 #[macro_export]
+/// Attributes before `$make` (say `#[ignore = "..."]`) go on every generated test.
 macro_rules! key_source_suite {
-    ($make:path) => {
-        $crate::key_source_suite_cases!($make;
+    ($(#[$attr:meta])* $make:path) => {
+        $crate::key_source_suite_cases!([$(#[$attr])*] $make;
             create_then_list_shows_the_key_never_its_secret,
             list_is_in_creation_order,
             create_expiring_in_takes_1_to_365_days,
@@ -27,14 +28,15 @@ macro_rules! key_source_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! key_source_suite_cases {
-    ($make:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let (source, _guard) = $make().await;
-                $crate::key_suite::$case(source).await;
-            }
-        )*
+    ([$(#[$attr:meta])*] $make:path;) => {};
+    ([$(#[$attr:meta])*] $make:path; $case:ident $(, $rest:ident)* $(,)?) => {
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let (source, _guard) = $make().await;
+            $crate::key_suite::$case(source).await;
+        }
+        $crate::key_source_suite_cases!([$(#[$attr])*] $make; $($rest),*);
     };
 }
 

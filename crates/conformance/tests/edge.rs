@@ -492,7 +492,10 @@ async fn a_filter_of_empty_objects_as_a_variable_is_refused_before_its_cost_is_p
     // 150,000 empty objects: past the variables' bound, refused as the request is read.
     let answer = raw(server.addr, &post(&body(150_000), TEST_API_KEY)).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer:.300}");
-    assert!(answer.contains("more than 64 KiB of JSON"), "{answer:.300}");
+    assert!(
+        answer.contains("more than 128 KiB of JSON"),
+        "{answer:.300}"
+    );
     // 15,000: inside it, past the filter's bound of parts (each empty object counts).
     let answer = raw(server.addr, &post(&body(15_000), TEST_API_KEY)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.300}");
@@ -501,4 +504,31 @@ async fn a_filter_of_empty_objects_as_a_variable_is_refused_before_its_cost_is_p
         answer.contains("filter has more than 200 parts"),
         "{answer:.300}"
     );
+}
+
+/// Root fields too: the spec orders a response's fields as the selection set, aliases or not.
+#[tokio::test]
+async fn root_fields_come_in_the_order_the_query_selected_them() {
+    let server = spawn_embedded().await;
+    for (query, keys) in [
+        (
+            "{ countTrainers allTrainers { nextToken } }",
+            ["\"countTrainers\"", "\"allTrainers\""],
+        ),
+        (
+            "{ z: countTrainers a: allTrainers { nextToken } }",
+            ["\"z\"", "\"a\""],
+        ),
+        (
+            "{ getTrainer(id: \"x\") { id } countTrainers }",
+            ["\"getTrainer\"", "\"countTrainers\""],
+        ),
+    ] {
+        let body = json!({ "query": query }).to_string();
+        let answer = raw(server.addr, &post(&body, TEST_API_KEY)).await;
+        let json = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let first = json.find(keys[0]).unwrap_or(usize::MAX);
+        let second = json.find(keys[1]).unwrap_or(usize::MAX);
+        assert!(first < second && second < usize::MAX, "{query}: {json}");
+    }
 }

@@ -19,14 +19,37 @@ pub const MAX_EXPIRY: Duration = Duration::from_secs(365 * 24 * 3600);
 pub enum KeyError {
     #[error("an API key must expire in 1 to 365 days, not {0}")]
     Expiry(String),
-    /// The key source failed (a file, a table); the message says which and why.
-    #[error("{0}")]
-    Backend(String),
+    /// The key source failed (a file, a table): `context` says which and what failed;
+    /// `source`, when there is one, is the error that caused it, kept whole for the log
+    /// ([`crate::error_chain`] puts the chain on one line), as [`StoreError`] keeps it.
+    ///
+    /// [`StoreError`]: crate::StoreError
+    #[error("{context}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Option<crate::store::BoxError>,
+    },
 }
 
 impl KeyError {
-    pub fn backend(e: impl std::fmt::Display) -> Self {
-        KeyError::Backend(e.to_string())
+    /// A failure of the key source, caused by `source`.
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        KeyError::Backend {
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// A failure that no other error caused (`context` says all there is).
+    pub fn backend_msg(context: impl Into<String>) -> Self {
+        KeyError::Backend {
+            context: context.into(),
+            source: None,
+        }
     }
 }
 

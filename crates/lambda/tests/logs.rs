@@ -89,7 +89,10 @@ async fn trace_logs_never_show_the_callers_api_key() {
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("TABLE_NAME", "trainers")
-        .env("TRAINERS_TOKEN_SECRET", "a-token-secret-for-this-test")
+        .env(
+            "TRAINERS_TOKEN_SECRET",
+            "a-token-secret-for-this-test-of-the-logs",
+        )
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")

@@ -5,8 +5,8 @@
 //! what [`Filter::matches`] means:
 //!
 //! - A field without a value (only `specialty` can lack one) satisfies only `ne`,
-//!   `notContains`, `notIn` and `attributeExists: false`: `ne` is `(attribute_not_exists(#a)
-//!   OR #a <> :v)`, the negative operators `NOT` of the positive ones (a comparison with an
+//!   `notContains`, `notIn` and `attributeExists: false`: `ne` is `attribute_not_exists(#a)
+//!   OR #a <> :v`, the negative operators `NOT` of the positive ones (a comparison with an
 //!   absent attribute is false in DynamoDB).
 //! - An operand of the wrong type (a string for `age`) matches nothing, as in Rust, instead of
 //!   reaching DynamoDB; so does `between` with its ends the wrong way round, which DynamoDB
@@ -18,6 +18,10 @@
 //!   condition on the specialty of a query by specialty) are folded away; a filter that is
 //!   always true is no expression at all. Where DynamoDB needs a constant it gets
 //!   `attribute_exists(#id)` (true: every item has its key) or `attribute_not_exists(#id)`.
+//!
+//! - Terms are in negation normal form ([`Term`]), written with as few parentheses as
+//!   DynamoDB's precedence allows (`NOT` binds tighter than `AND`, `AND` than `OR`): an
+//!   expression nests only as deep as its `AND`s and `OR`s alternate.
 //!
 //! DynamoDB refuses a `FilterExpression` of a `Query` that names a key attribute of the index it
 //! reads, so [`split`] leaves the conditions on such an attribute to be evaluated here.
@@ -33,46 +37,203 @@ use crate::item::{n, s, Item, ID, LAST_NAME, SPECIALTY};
 /// Operands in one `IN`, at most (DynamoDB's limit).
 const MAX_IN: usize = 100;
 
-/// A condition, or its truth when that is known without reading an item.
+/// Grouping parentheses a read's `FilterExpression` may nest, at most: deeper parts are left
+/// out of the expression and the whole filter is checked here on the items read
+/// ([`Term::cut`]). dynalite parses an expression in time exponential in its nesting.
+pub(crate) const MAX_READ_DEPTH: usize = 3;
+/// Grouping parentheses a write's `ConditionExpression` may nest, at most (a condition cannot
+/// be checked here: it must hold when the item is written).
+pub(crate) const MAX_WRITE_DEPTH: usize = 5;
+
+/// A condition in negation normal form, or its truth when that is known without reading an
+/// item: `NOT` only before a single condition ([`Atom`]), never an `AND` directly in an
+/// `AND` nor an `OR` in an `OR`, no constant inside. Written out, an `OR` in an `AND` is the
+/// only part in parentheses (`AND` binds tighter than `OR`, `NOT` tighter than both), so an
+/// expression nests only as deep as its `AND`s and `OR`s alternate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Term {
     Const(bool),
-    Text(String),
+    Atom(Atom),
+    And(Vec<Term>),
+    Or(Vec<Term>),
+}
+
+/// One condition: a comparison, `BETWEEN`, `IN` or a function, maybe negated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Atom {
+    text: String,
+    /// Its negation written without `NOT`, where that means exactly the same (`#age >= :v0`
+    /// for `#age < :v0`: the attribute is on every item, always a number).
+    opposite: Option<String>,
+    negated: bool,
 }
 
 impl Term {
+    /// A condition as written.
+    pub(crate) fn atom(text: impl Into<String>) -> Term {
+        Term::Atom(Atom {
+            text: text.into(),
+            opposite: None,
+            negated: false,
+        })
+    }
+
+    /// A condition whose negation is `opposite`.
+    fn atom_with_opposite(text: String, opposite: String) -> Term {
+        Term::Atom(Atom {
+            text,
+            opposite: Some(opposite),
+            negated: false,
+        })
+    }
+
     pub(crate) fn and(parts: impl IntoIterator<Item = Term>) -> Term {
         Term::join(parts, true)
     }
 
-    fn or(parts: impl IntoIterator<Item = Term>) -> Term {
+    pub(crate) fn or(parts: impl IntoIterator<Item = Term>) -> Term {
         Term::join(parts, false)
     }
 
-    /// AND (`all`) or OR of `parts`; a constant that decides the result ends it.
+    /// AND (`all`) or OR of `parts`, flat: a part of the same kind gives its own parts; a
+    /// constant that decides the result ends it, the others are left out.
     fn join(parts: impl IntoIterator<Item = Term>, all: bool) -> Term {
-        let mut texts = Vec::new();
+        let mut flat = Vec::new();
         for part in parts {
             match part {
                 Term::Const(b) if b == all => {}
                 Term::Const(b) => return Term::Const(b),
-                Term::Text(t) => texts.push(t),
+                Term::And(inner) if all => flat.extend(inner),
+                Term::Or(inner) if !all => flat.extend(inner),
+                other => flat.push(other),
             }
         }
-        match texts.len() {
+        match flat.len() {
             0 => Term::Const(all),
-            1 => Term::Text(texts.remove(0)),
-            _ => Term::Text(format!(
-                "({})",
-                texts.join(if all { " AND " } else { " OR " })
-            )),
+            1 => flat.remove(0),
+            _ if all => Term::And(flat),
+            _ => Term::Or(flat),
         }
     }
 
-    fn not(self) -> Term {
+    /// The negation, pushed down to the single conditions (De Morgan): `NOT (a AND b)` is
+    /// `NOT a OR NOT b`. Exact, as DynamoDB's logic has two values: a comparison with an
+    /// absent attribute is false, and its `NOT` true, as [`Filter::matches`] has it.
+    pub(crate) fn not(self) -> Term {
         match self {
             Term::Const(b) => Term::Const(!b),
-            Term::Text(t) => Term::Text(format!("(NOT {t})")),
+            Term::Atom(a) => Term::Atom(match a.opposite {
+                Some(opposite) => Atom {
+                    text: opposite,
+                    opposite: Some(a.text),
+                    negated: a.negated,
+                },
+                None => Atom {
+                    negated: !a.negated,
+                    ..a
+                },
+            }),
+            Term::And(parts) => Term::or(parts.into_iter().map(Term::not)),
+            Term::Or(parts) => Term::and(parts.into_iter().map(Term::not)),
+        }
+    }
+
+    /// The grouping parentheses that the written term nests (an `OR` in an `AND`).
+    pub(crate) fn depth(&self) -> usize {
+        match self {
+            Term::Const(_) | Term::Atom(_) => 0,
+            Term::And(parts) => parts
+                .iter()
+                .map(|p| match p {
+                    Term::Or(_) => 1 + p.depth(),
+                    _ => p.depth(),
+                })
+                .max()
+                .unwrap_or(0),
+            Term::Or(parts) => parts.iter().map(Term::depth).max().unwrap_or(0),
+        }
+    }
+
+    /// The term with what nests deeper than `room` parentheses left out (taken as true), and
+    /// whether anything was. The result holds wherever the term holds (in negation normal form
+    /// every part counts positively), so the items it selects are a superset, to be checked
+    /// against the whole filter.
+    pub(crate) fn cut(self, room: usize) -> (Term, bool) {
+        match self {
+            Term::And(parts) => {
+                let mut cut = false;
+                let parts: Vec<Term> = parts
+                    .into_iter()
+                    .map(|p| match p {
+                        Term::Or(_) if room == 0 => {
+                            cut = true;
+                            Term::Const(true)
+                        }
+                        Term::Or(_) => {
+                            let (p, c) = p.cut(room - 1);
+                            cut |= c;
+                            p
+                        }
+                        other => {
+                            let (p, c) = other.cut(room);
+                            cut |= c;
+                            p
+                        }
+                    })
+                    .collect();
+                (Term::and(parts), cut)
+            }
+            Term::Or(parts) => {
+                let mut cut = false;
+                let parts: Vec<Term> = parts
+                    .into_iter()
+                    .map(|p| {
+                        let (p, c) = p.cut(room);
+                        cut |= c;
+                        p
+                    })
+                    .collect();
+                (Term::or(parts), cut)
+            }
+            other => (other, false),
+        }
+    }
+
+    /// The term as expression text; a constant is `None` (see [`Expressions::render`]).
+    pub(crate) fn text(&self) -> Option<String> {
+        let mut out = String::new();
+        match self {
+            Term::Const(_) => return None,
+            term => term.write(&mut out),
+        }
+        Some(out)
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Term::Const(b) => out.push_str(if *b { "TRUE" } else { "FALSE" }),
+            Term::Atom(a) => {
+                if a.negated {
+                    out.push_str("NOT ");
+                }
+                out.push_str(&a.text);
+            }
+            Term::And(parts) | Term::Or(parts) => {
+                let and = matches!(self, Term::And(_));
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(if and { " AND " } else { " OR " });
+                    }
+                    let group = and && matches!(p, Term::Or(_));
+                    if group {
+                        out.push('(');
+                    }
+                    p.write(out);
+                    if group {
+                        out.push(')');
+                    }
+                }
+            }
         }
     }
 }
@@ -131,11 +292,11 @@ impl Expressions {
     }
 
     /// A term as expression text: the constants as conditions on the key.
-    pub(crate) fn render(&mut self, term: Term) -> String {
+    pub(crate) fn render(&mut self, term: &Term) -> String {
         match term {
-            Term::Text(t) => t,
             Term::Const(true) => format!("attribute_exists({})", self.name(ID)),
             Term::Const(false) => format!("attribute_not_exists({})", self.name(ID)),
+            term => term.text().unwrap_or_default(),
         }
     }
 
@@ -159,7 +320,7 @@ impl Expressions {
         )
     }
 
-    /// A filter as a term.
+    /// A filter as a term, in negation normal form.
     pub(crate) fn filter(&mut self, filter: &Filter) -> Term {
         match filter {
             Filter::And(parts) => {
@@ -181,7 +342,7 @@ impl Expressions {
         let a = self.name(LAST_NAME);
         let cmp = |this: &mut Self, op: &str, v: &str| {
             let v = this.value(s(v));
-            Term::Text(format!("{a} {op} {v}"))
+            Term::atom(format!("{a} {op} {v}"))
         };
         match key {
             KeyCondition::Eq(v) | KeyCondition::Le(v) if v.is_empty() => Term::Const(false),
@@ -204,12 +365,12 @@ impl Expressions {
                 } else {
                     let lo = self.value(s(lo.as_str()));
                     let hi = self.value(s(hi.as_str()));
-                    Term::Text(format!("{a} BETWEEN {lo} AND {hi}"))
+                    Term::atom(format!("{a} BETWEEN {lo} AND {hi}"))
                 }
             }
             KeyCondition::BeginsWith(v) => {
                 let v = self.value(s(v.as_str()));
-                Term::Text(format!("begins_with({a}, {v})"))
+                Term::atom(format!("begins_with({a}, {v})"))
             }
         }
     }
@@ -226,7 +387,7 @@ impl Expressions {
     /// Whether the field has a value: only `specialty` may lack one.
     fn present(&mut self, field: Field) -> Term {
         if field == Field::Specialty {
-            Term::Text(format!("attribute_exists({})", self.name(SPECIALTY)))
+            Term::atom(format!("attribute_exists({})", self.name(SPECIALTY)))
         } else {
             Term::Const(true)
         }
@@ -237,23 +398,40 @@ impl Expressions {
         let present = self.present(field);
         let a = self.name(field.name());
         let zero = self.value(n(0));
-        Term::and([present, Term::Text(format!("size({a}) {op} {zero}"))])
+        Term::and([present, Term::atom(format!("size({a}) {op} {zero}"))])
     }
 
     fn equals_empty(&mut self, field: Field) -> Term {
         self.size_vs_empty(field, "=")
     }
 
+    /// `field op v`. On a field every item has (all but `specialty`), of one type, its
+    /// negation is the opposite comparison (`NOT #age < :v` is `#age >= :v`); on `specialty`
+    /// it stays a `NOT`, true where the attribute is absent.
     fn compare(&mut self, field: Field, op: &str, v: AttributeValue) -> Term {
         let a = self.name(field.name());
         let v = self.value(v);
-        Term::Text(format!("{a} {op} {v}"))
+        let text = format!("{a} {op} {v}");
+        let opposite = match op {
+            "=" => "<>",
+            "<>" => "=",
+            "<" => ">=",
+            ">=" => "<",
+            "<=" => ">",
+            ">" => "<=",
+            _ => return Term::atom(text),
+        };
+        if field == Field::Specialty {
+            Term::atom(text)
+        } else {
+            Term::atom_with_opposite(text, format!("{a} {opposite} {v}"))
+        }
     }
 
     fn function(&mut self, function: &str, field: Field, text: &str) -> Term {
         let a = self.name(field.name());
         let v = self.value(s(text));
-        Term::Text(format!("{function}({a}, {v})"))
+        Term::atom(format!("{function}({a}, {v})"))
     }
 
     fn condition(&mut self, field: Field, op: &Op) -> Term {
@@ -329,7 +507,7 @@ impl Expressions {
                 let a = self.name(field.name());
                 let lo = self.value(lo);
                 let hi = self.value(hi);
-                Term::Text(format!("{a} BETWEEN {lo} AND {hi}"))
+                Term::atom(format!("{a} BETWEEN {lo} AND {hi}"))
             }
         }
     }
@@ -347,7 +525,7 @@ impl Expressions {
         let a = self.name(field.name());
         for chunk in values.chunks(MAX_IN) {
             let placeholders: Vec<String> = chunk.iter().map(|v| self.value(v.clone())).collect();
-            terms.push(Term::Text(format!("{a} IN ({})", placeholders.join(", "))));
+            terms.push(Term::atom(format!("{a} IN ({})", placeholders.join(", "))));
         }
         Term::or(terms)
     }
@@ -413,7 +591,7 @@ mod tests {
     fn translate(filter: &Filter) -> (String, HashMap<String, String>, Item) {
         let mut e = Expressions::new();
         let term = e.filter(filter);
-        let text = e.render(term);
+        let text = e.render(&term);
         let (names, values) = e.finish(&[&text]);
         (text, names.unwrap_or_default(), values.unwrap_or_default())
     }
@@ -445,7 +623,7 @@ mod tests {
             json!({"firstName": {"eq": "x) OR (#id = :v0"}, "lastName": {"contains": "#age"}}),
         );
         let (text, names, values) = translate(&f);
-        assert_eq!(text, "(#firstName = :v0 AND contains(#lastName, :v1))");
+        assert_eq!(text, "#firstName = :v0 AND contains(#lastName, :v1)");
         assert_eq!(values.get(":v0"), Some(&s("x) OR (#id = :v0")));
         assert_eq!(values.get(":v1"), Some(&s("#age")));
         assert_eq!(values.len(), 2);
@@ -474,11 +652,11 @@ mod tests {
             ),
             (
                 json!({"firstName": {"notContains": "a"}}),
-                "(NOT contains(#firstName, 'a'))",
+                "NOT contains(#firstName, 'a')",
             ),
             (
                 json!({"specialty": {"ne": "SENIORFITNESS"}}),
-                "((NOT attribute_exists(#specialty)) OR #specialty <> 'SENIORFITNESS')",
+                "NOT attribute_exists(#specialty) OR #specialty <> 'SENIORFITNESS'",
             ),
             (
                 json!({"specialty": {"eq": "SENIORFITNESS"}}),
@@ -486,11 +664,11 @@ mod tests {
             ),
             (
                 json!({"specialty": {"attributeExists": false}}),
-                "(NOT attribute_exists(#specialty))",
+                "NOT attribute_exists(#specialty)",
             ),
             (
                 json!({"or": [{"age": {"eq": 1}}, {"not": {"age": {"eq": 2}}}]}),
-                "(#age = 1 OR (NOT #age = 2))",
+                "#age = 1 OR #age <> 2",
             ),
         ];
         for (filter, expected) in cases {
@@ -504,10 +682,7 @@ mod tests {
             FilterKind::Subscription,
             json!({"lastName": {"in": ["A", "B"]}, "age": {"notIn": [1]}}),
         );
-        assert_eq!(
-            shown(&sub),
-            "(#lastName IN ('A', 'B') AND (NOT #age IN (1)))"
-        );
+        assert_eq!(shown(&sub), "#lastName IN ('A', 'B') AND NOT #age IN (1)");
     }
 
     #[test]
@@ -532,10 +707,7 @@ mod tests {
             ),
             (json!({"firstName": {"eq": ""}}), "size(#firstName) = 0"),
             (json!({"firstName": {"le": ""}}), "size(#firstName) = 0"),
-            (
-                json!({"firstName": {"ne": ""}}),
-                "(NOT size(#firstName) = 0)",
-            ),
+            (json!({"firstName": {"ne": ""}}), "NOT size(#firstName) = 0"),
             (json!({"firstName": {"gt": ""}}), "size(#firstName) > 0"),
             (
                 json!({"firstName": {"between": ["", "b"]}}),
@@ -561,12 +733,12 @@ mod tests {
         );
         assert_eq!(
             shown(&sub),
-            "((attribute_exists(#specialty) AND size(#specialty) = 0) OR #specialty IN ('SENIORFITNESS'))"
+            "attribute_exists(#specialty) AND size(#specialty) = 0 OR #specialty IN ('SENIORFITNESS')"
         );
         let sub = parse(FilterKind::Subscription, json!({"specialty": {"gt": ""}}));
         assert_eq!(
             shown(&sub),
-            "(attribute_exists(#specialty) AND size(#specialty) > 0)"
+            "attribute_exists(#specialty) AND size(#specialty) > 0"
         );
     }
 
@@ -610,7 +782,7 @@ mod tests {
         let mut e = Expressions::of_specialty(Specialty::SeniorFitness);
         assert_eq!(e.filter(&f), Term::Const(false));
         let mut e = Expressions::of_specialty(Specialty::Bodybuilding);
-        assert!(matches!(e.filter(&f), Term::Text(t) if t == "#age > :v0"));
+        assert_eq!(e.filter(&f).text().as_deref(), Some("#age > :v0"));
     }
 
     #[test]
@@ -627,13 +799,14 @@ mod tests {
         let show = |k: KeyCondition| {
             let mut e = Expressions::new();
             match e.last_name(&k) {
-                Term::Text(t) => {
+                Term::Const(b) => b.to_string(),
+                term => {
+                    let t = term.text().unwrap_or_default();
                     let (_, values) = e.finish(&[&t]);
                     let values = values.unwrap_or_default();
                     assert!(!values.values().any(|v| v == &s("")), "{k:?}");
                     format!("{t} {}", values.len())
                 }
-                Term::Const(b) => b.to_string(),
             }
         };
         let k = |v: &str| v.to_string();

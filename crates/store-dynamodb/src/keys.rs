@@ -4,7 +4,7 @@
 //! # The keys table
 //!
 //! Named `<trainers table>-keys` unless given (`--keys-table`, `TRAINERS_KEYS_TABLE`); made by
-//! `trainers table create` ([`crate::create_keys_table`]) beside the trainers table. Partition
+//! `trainers table create` ([`crate::table::create_keys_table`]) beside the trainers table. Partition
 //! key `id` (S), on-demand billing. Three kinds of item:
 //!
 //! | `id` | attributes | what |
@@ -37,12 +37,13 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
 use trainers_core::keys::{KeyError, KeyInfo, KeySource, NewKey};
 use trainers_core::{StoreError, Timestamp, TokenKey};
 
+use crate::error::{backend, is_condition_failure};
 use crate::item::{n, s, Item, ID};
 use crate::table::wait_active;
-use crate::{backend, is_condition_failure, Client};
 
 /// What the keys table is called when not named: the trainers table's name and this.
 pub const KEYS_TABLE_SUFFIX: &str = "-keys";
@@ -209,7 +210,7 @@ impl DynamoKeys {
 
 impl DynamoKeys {
     fn fail(&self, e: StoreError) -> KeyError {
-        KeyError::Backend(format!("the keys table {}: {e}", self.table))
+        KeyError::backend(format!("the keys table {}", self.table), e)
     }
 }
 
@@ -232,7 +233,7 @@ fn key_from_item(
 ) -> Result<(KeyInfo, Result<[u8; 32], KeyError>), KeyError> {
     let id = item_id(item).unwrap_or_default().to_string();
     let malformed = |what: &str| {
-        KeyError::Backend(format!(
+        KeyError::backend_msg(format!(
             "the API key {id} in the DynamoDB table {table}: {what}"
         ))
     };

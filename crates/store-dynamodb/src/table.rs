@@ -11,7 +11,14 @@ use aws_sdk_dynamodb::Client;
 use trainers_core::StoreError;
 
 use crate::item::{ID, LAST_NAME, SPECIALTY};
-use crate::{SPECIALTY_INDEX, SPECIALTY_LAST_NAME_INDEX};
+
+/// The table name when none is given.
+pub const DEFAULT_TABLE: &str = "trainers";
+/// The global secondary index on `specialty` (partition) and `id` (sort).
+pub const SPECIALTY_INDEX: &str = "bySpecialty";
+/// The global secondary index on `specialty` (partition) and `lastName` (sort), of
+/// `trainersBySpecialty`.
+pub const SPECIALTY_LAST_NAME_INDEX: &str = "bySpecialtyLastName";
 
 /// How long [`create_table`] and [`wait_until_active`] wait for `ACTIVE` (DynamoDB itself
 /// takes seconds to a minute; local servers, no time).

@@ -24,18 +24,18 @@ impl KeyStore {
     /// Opens (creating if need be) the key store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, KeyError> {
         crate::files::private_dir(data_dir).map_err(|source| {
-            KeyError::Backend(format!(
-                "cannot create the data directory {}: {source}",
-                data_dir.display()
-            ))
+            KeyError::backend(
+                format!("cannot create the data directory {}", data_dir.display()),
+                source,
+            )
         })?;
         let path = data_dir.join(KEYS_FILE);
         // 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
         crate::files::private_database(&path).map_err(|source| {
-            KeyError::Backend(format!(
-                "cannot make {} readable by its owner only: {source}",
-                path.display()
-            ))
+            KeyError::backend(
+                format!("cannot make {} readable by its owner only", path.display()),
+                source,
+            )
         })?;
         let open = || -> rusqlite::Result<Connection> {
             let conn = Connection::open(&path)?;
@@ -55,10 +55,10 @@ impl KeyStore {
             Ok(conn)
         };
         let conn = open().map_err(|source| {
-            KeyError::Backend(format!(
-                "cannot open the key store {}: {source}",
-                path.display()
-            ))
+            KeyError::backend(
+                format!("cannot open the key store {}", path.display()),
+                source,
+            )
         })?;
         Ok(KeyStore {
             conn: Arc::new(Mutex::new(conn)),
@@ -80,11 +80,11 @@ impl KeyStore {
         tokio::task::spawn_blocking(move || {
             let mut conn = conn
                 .lock()
-                .map_err(|_| KeyError::backend("key store: a thread panicked holding it"))?;
-            f(&mut conn).map_err(|e| KeyError::Backend(format!("key store: {e}")))
+                .map_err(|_| KeyError::backend_msg("key store: a thread panicked holding it"))?;
+            f(&mut conn).map_err(|e| KeyError::backend("key store", e))
         })
         .await
-        .map_err(|e| KeyError::Backend(format!("key store: {e}")))?
+        .map_err(|e| KeyError::backend("key store", e))?
     }
 }
 
@@ -176,5 +176,27 @@ impl KeySource for KeyStore {
             Ok(Some(key))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_store_that_cannot_open_keeps_the_cause() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join("not-a-directory");
+        std::fs::write(&file, b"x").expect("a file");
+        let Err(error) = KeyStore::open(&file) else {
+            panic!("a file is no data directory");
+        };
+        assert!(std::error::Error::source(&error).is_some(), "{error}");
+        let chain = trainers_core::error_chain(&error);
+        assert!(
+            chain.starts_with("cannot create the data directory"),
+            "{chain}"
+        );
+        assert!(chain.len() > error.to_string().len(), "{chain}");
     }
 }

@@ -59,7 +59,10 @@ impl KeyRing {
                 tick.tick().await;
                 let Some(ring) = ring.upgrade() else { break };
                 if let Err(e) = ring.reload().await {
-                    tracing::warn!(error = %e, "could not reload API keys; the last ones read stay");
+                    tracing::warn!(
+                        error = %trainers_core::error_chain(&e),
+                        "could not reload API keys; the last ones read stay"
+                    );
                 }
             }
         });
@@ -101,7 +104,7 @@ mod tests {
     #[async_trait::async_trait]
     impl KeySource for Fake {
         async fn create(&self, _: Timestamp, _: Option<String>) -> Result<NewKey, KeyError> {
-            Err(KeyError::backend("not here"))
+            Err(KeyError::backend_msg("not here"))
         }
         async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
             Ok(Vec::new())
@@ -114,7 +117,7 @@ mod tests {
         }
         async fn active(&self) -> Result<Vec<([u8; 32], i64)>, KeyError> {
             if self.failing.load(Ordering::SeqCst) {
-                return Err(KeyError::backend("down"));
+                return Err(KeyError::backend_msg("down"));
             }
             Ok(self.keys.lock().map(|k| k.clone()).unwrap_or_default())
         }

@@ -18,8 +18,11 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
     NextValidation,
 };
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Name, Request, ServerError, ServerResult, ValidationResult, Value, Variables};
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
@@ -78,6 +81,47 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Puts the root fields of `data` in the order the operation selected them, as the GraphQL
+    /// spec orders a response: async-graphql resolves a query's root fields concurrently and
+    /// keeps them in the order they finish (`{ countTrainers allTrainers { … } }` answered
+    /// `allTrainers` first). Deeper fields resolve in order already.
+    pub fn order_root(&self, operation_name: Option<&str>, data: &mut Value) {
+        let Value::Object(fields) = data else {
+            return;
+        };
+        if fields.len() < 2 {
+            return;
+        }
+        let doc = &self.parsed.doc;
+        let operation = match (&doc.operations, operation_name) {
+            (DocumentOperations::Single(op), _) => op,
+            (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+                Some(op) => op,
+                None => return,
+            },
+            (DocumentOperations::Multiple(ops), None) => match ops.values().next() {
+                Some(op) if ops.len() == 1 => op,
+                _ => return,
+            },
+        };
+        let mut order = Vec::with_capacity(fields.len());
+        let mut spread = Vec::new();
+        response_keys(
+            doc,
+            &operation.node.selection_set.node,
+            &mut order,
+            &mut spread,
+        );
+        let mut ordered = IndexMap::with_capacity(fields.len());
+        for key in order {
+            if let Some((key, value)) = fields.shift_remove_entry(key.as_str()) {
+                ordered.insert(key, value);
+            }
+        }
+        ordered.extend(fields.drain(..));
+        *fields = ordered;
+    }
+
     /// What the request asks, for its log line (e.g. `mutation createTrainer`).
     pub fn label(&self) -> &str {
         &self.parsed.label
@@ -145,6 +189,38 @@ fn chosen(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType>
             ops.values().next().map(|op| op.node.ty)
         }
         (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// The response keys of `set` (aliases or names), in selection order, through fragments;
+/// `spread` holds the fragments already entered, so that each is walked once (a validated
+/// document has no cycle; this keeps the walk linear whatever the document).
+fn response_keys<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    order: &mut Vec<&'a Name>,
+    spread: &mut Vec<&'a Name>,
+) {
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                let field = &field.node;
+                order.push(&field.response_key().node);
+            }
+            Selection::InlineFragment(fragment) => {
+                response_keys(doc, &fragment.node.selection_set.node, order, spread);
+            }
+            Selection::FragmentSpread(fragment) => {
+                let name = &fragment.node.fragment_name.node;
+                if spread.contains(&name) {
+                    continue;
+                }
+                spread.push(name);
+                if let Some(definition) = doc.fragments.get(name) {
+                    response_keys(doc, &definition.node.selection_set.node, order, spread);
+                }
+            }
+        }
     }
 }
 

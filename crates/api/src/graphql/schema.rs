@@ -71,7 +71,11 @@ impl Engine {
     }
 
     pub async fn execute(&self, ready: Ready) -> Response {
-        self.schema.execute(ready.request).await
+        let Ready { request, prepared } = ready;
+        let operation_name = request.operation_name.clone();
+        let mut response = self.schema.execute(request).await;
+        prepared.order_root(operation_name.as_deref(), &mut response.data);
+        response
     }
 
     pub fn execute_stream(&self, ready: Ready) -> BoxStream<'static, Response> {

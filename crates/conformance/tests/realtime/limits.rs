@@ -222,7 +222,7 @@ fn oversized_subscriptions() -> Vec<(String, Value, &'static str)> {
         (
             filtered.to_string(),
             empties(150_000),
-            "more than 64 KiB of JSON",
+            "more than 128 KiB of JSON",
         ),
         (
             filtered.to_string(),
