@@ -159,6 +159,7 @@ fn generated(n: u64) -> impl Iterator<Item = Trainer> {
             created_at: now,
             updated_at: now,
             version: 1,
+            owner: None,
         }
     })
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use futures::future::join_all;
 use serde_json::json;
 use trainers_core::{
-    Age, Filter, FilterKind, KeyCondition, ListQuery, Precondition, SortDirection, Specialty,
-    SpecialtyQuery, StoreError, Timestamp, Trainer, TrainerId, TrainerName, TrainerPatch,
-    TrainerStore,
+    Age, Filter, FilterKind, KeyCondition, ListQuery, Owner, Precondition, SortDirection,
+    Specialty, SpecialtyQuery, StoreError, Timestamp, Trainer, TrainerId, TrainerName,
+    TrainerPatch, TrainerStore,
 };
 
 /// Expands to one `#[tokio::test]` per case; `$make` is an async fn returning a fresh, empty
@@ -35,6 +35,8 @@ macro_rules! store_suite {
             counts_are_of_the_trainers_that_match,
             by_specialty_is_in_last_name_order_both_ways_and_narrows_by_key,
             every_answer_is_what_the_filter_says_of_random_trainers,
+            an_owner_is_stored_read_and_kept_by_updates,
+            a_write_for_another_owner_changes_nothing,
         );
     };
 }
@@ -66,6 +68,7 @@ pub fn trainer(n: usize, specialty: Option<Specialty>) -> Trainer {
         created_at: now,
         updated_at: now,
         version: 1,
+        owner: None,
     }
 }
 
@@ -89,6 +92,7 @@ fn at(version: i64) -> Precondition {
     Precondition {
         version: Some(version),
         condition: None,
+        owner: None,
     }
 }
 
@@ -399,6 +403,7 @@ pub async fn a_condition_that_fails_changes_nothing(store: Arc<dyn TrainerStore>
     let when = |value: serde_json::Value, version: Option<i64>| Precondition {
         version,
         condition: Filter::parse(FilterKind::Condition, &value).expect("a valid condition"),
+        owner: None,
     };
     let now = Timestamp::now();
     let older = when(json!({"age": {"gt": 90}}), None);
@@ -752,4 +757,159 @@ fn random_filter() -> impl proptest::strategy::Strategy<Value = serde_json::Valu
             inner.prop_map(|v| json!({"not": v})),
         ]
     })
+}
+
+/// A trainer's owner (accounts) is written, read by every read, carried by imports and never
+/// changed by an update; a trainer without one reads as none.
+pub async fn an_owner_is_stored_read_and_kept_by_updates(store: Arc<dyn TrainerStore>) {
+    let owned = Trainer {
+        owner: Some(Owner::of("sub-1", "jane")),
+        ..trainer(1, Some(Specialty::Bodybuilding))
+    };
+    let unowned = trainer(2, Some(Specialty::Bodybuilding));
+    store.insert(&owned).await.expect("insert");
+    store.insert(&unowned).await.expect("insert");
+    let imported = Trainer {
+        owner: Some(Owner::of("sub-2", "joe")),
+        ..trainer(3, None)
+    };
+    assert_eq!(
+        store
+            .insert_many(std::slice::from_ref(&imported))
+            .await
+            .expect("import"),
+        1
+    );
+    assert_eq!(
+        store.get(&owned.id).await.expect("get"),
+        Some(owned.clone())
+    );
+    assert_eq!(
+        store.get(&unowned.id).await.expect("get"),
+        Some(unowned.clone())
+    );
+    assert_eq!(
+        store.get(&imported.id).await.expect("get"),
+        Some(imported.clone())
+    );
+    let listed = walk(&*store, None, 2).await;
+    let owners: HashSet<_> = listed
+        .iter()
+        .map(|t| (t.id.clone(), t.owner.clone()))
+        .collect();
+    assert_eq!(
+        owners,
+        HashSet::from([
+            (owned.id.clone(), owned.owner.clone()),
+            (unowned.id.clone(), None),
+            (imported.id.clone(), imported.owner.clone()),
+        ])
+    );
+    let query = SpecialtyQuery {
+        specialty: Specialty::Bodybuilding,
+        last_name: None,
+        direction: SortDirection::Asc,
+        filter: None,
+    };
+    let page = store
+        .list_by_specialty(&query, None, 10)
+        .await
+        .expect("by specialty");
+    assert!(page.items.iter().any(|t| t.owner == owned.owner));
+    let patch = TrainerPatch {
+        age: Some(age(50)),
+        ..TrainerPatch::default()
+    };
+    let updated = store
+        .update(&owned.id, &patch, &at(1), Timestamp::now())
+        .await
+        .expect("update");
+    assert_eq!(updated.owner, owned.owner);
+    assert_eq!(
+        store
+            .get(&owned.id)
+            .await
+            .expect("get")
+            .and_then(|t| t.owner),
+        owned.owner
+    );
+    let deleted = store.delete(&owned.id, &any()).await.expect("delete");
+    assert_eq!(deleted.owner, owned.owner);
+}
+
+/// An owner's write (accounts) happens only to a trainer of that owner, checked in the same
+/// atomic step: another's trainer or one with no owner is `NotOwner` and unchanged; a missing
+/// trainer is `NotFound` first; the owner is checked before the version.
+pub async fn a_write_for_another_owner_changes_nothing(store: Arc<dyn TrainerStore>) {
+    let jane = Owner::of("sub-1", "jane");
+    let joe = Owner::of("sub-2", "joe");
+    let janes = Trainer {
+        owner: Some(jane.clone()),
+        ..trainer(1, None)
+    };
+    let unowned = trainer(2, None);
+    store.insert(&janes).await.expect("insert");
+    store.insert(&unowned).await.expect("insert");
+    let by = |owner: &Owner, version: Option<i64>| Precondition {
+        version,
+        condition: None,
+        owner: Some(owner.clone()),
+    };
+    let patch = TrainerPatch {
+        age: Some(age(70)),
+        ..TrainerPatch::default()
+    };
+    let now = Timestamp::now();
+    for (id, pre) in [
+        (&janes.id, by(&joe, None)),
+        (&janes.id, by(&joe, Some(1))),
+        (&janes.id, by(&joe, Some(9))),
+        (&unowned.id, by(&jane, None)),
+    ] {
+        assert!(matches!(
+            store.update(id, &patch, &pre, now).await,
+            Err(StoreError::NotOwner)
+        ));
+        assert!(matches!(
+            store.delete(id, &pre).await,
+            Err(StoreError::NotOwner)
+        ));
+    }
+    assert_eq!(
+        store.get(&janes.id).await.expect("get"),
+        Some(janes.clone())
+    );
+    assert_eq!(
+        store.get(&unowned.id).await.expect("get"),
+        Some(unowned.clone())
+    );
+    let missing = TrainerId::generate();
+    assert!(matches!(
+        store.update(&missing, &patch, &by(&jane, None), now).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete(&missing, &by(&jane, None)).await,
+        Err(StoreError::NotFound)
+    ));
+    // The owner's own write, with the rest of the precondition still checked.
+    assert!(matches!(
+        store
+            .update(&janes.id, &patch, &by(&jane, Some(9)), now)
+            .await,
+        Err(StoreError::VersionConflict { actual: 1 })
+    ));
+    let updated = store
+        .update(&janes.id, &patch, &by(&jane, Some(1)), now)
+        .await
+        .expect("the owner's update");
+    assert_eq!(
+        (updated.age, updated.owner.clone()),
+        (70, Some(jane.clone()))
+    );
+    let deleted = store
+        .delete(&janes.id, &by(&jane, None))
+        .await
+        .expect("the owner's delete");
+    assert_eq!(deleted.id, janes.id);
 }

@@ -17,8 +17,11 @@ pub enum ErrorType {
     Internal,
     /// The request is not a GraphQL request at all (HTTP 400, 404, 405, 413, 431).
     MalformedHttpRequest,
-    /// The API key is missing or not valid (HTTP 401).
+    /// The API key or token is missing or not valid (HTTP 401).
     Unauthorized,
+    /// A valid caller who may not run this field (accounts: the API key, or someone else's
+    /// trainer): HTTP 200, the field null. AppSync's `Unauthorized`, not `UnauthorizedException`.
+    NotAuthorized,
     /// A WebSocket connection asked for more subscriptions than it may run.
     MaxSubscriptionsReached,
     /// The server is at its limit of WebSocket connections.
@@ -32,7 +35,7 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
-    pub const ALL: [ErrorType; 12] = [
+    pub const ALL: [ErrorType; 13] = [
         ErrorType::Validation,
         ErrorType::NotFound,
         ErrorType::Conflict,
@@ -40,6 +43,7 @@ impl ErrorType {
         ErrorType::Internal,
         ErrorType::MalformedHttpRequest,
         ErrorType::Unauthorized,
+        ErrorType::NotAuthorized,
         ErrorType::MaxSubscriptionsReached,
         ErrorType::LimitExceeded,
         ErrorType::DuplicatedOperation,
@@ -56,6 +60,7 @@ impl ErrorType {
             ErrorType::Internal => "InternalFailure",
             ErrorType::MalformedHttpRequest => "MalformedHttpRequestException",
             ErrorType::Unauthorized => "UnauthorizedException",
+            ErrorType::NotAuthorized => "Unauthorized",
             ErrorType::MaxSubscriptionsReached => "MaxSubscriptionsReachedError",
             ErrorType::LimitExceeded => "LimitExceededError",
             ErrorType::DuplicatedOperation => "DuplicatedOperationError",
@@ -95,6 +100,10 @@ pub enum Error {
     },
     #[error("Trainer {id} does not meet the condition: nothing was changed")]
     ConditionFailed { id: String },
+    /// The caller may not run this mutation (accounts: see [`crate::AccessPolicy`]); `field` is
+    /// its GraphQL name. Nothing was changed.
+    #[error("Not Authorized to access {field} on type Mutation")]
+    NotAuthorized { field: &'static str },
     /// Anything unexpected. The cause is for the log only, never for the client.
     #[error("An internal error occurred")]
     Internal { cause: String },
@@ -136,6 +145,7 @@ impl Error {
             Error::NotFound { .. } => ErrorType::NotFound,
             Error::Conflict { .. } => ErrorType::Conflict,
             Error::ConditionFailed { .. } => ErrorType::ConditionalCheckFailed,
+            Error::NotAuthorized { .. } => ErrorType::NotAuthorized,
             Error::Internal { .. } => ErrorType::Internal,
         }
     }

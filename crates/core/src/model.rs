@@ -5,6 +5,8 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::Owner;
+
 /// A trainer's id: a lowercase hyphenated UUID made by the server.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -161,6 +163,11 @@ pub struct Trainer {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: i64,
+    /// Who created it, when a signed-in user did (accounts, [`crate::access`]); never an input
+    /// and never changed. Left out of the JSON when there is none, so records and events
+    /// without owners read and write as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
 }
 
 #[cfg(test)]
@@ -186,6 +193,32 @@ mod tests {
                 .ok(),
             Some(7)
         );
+    }
+
+    #[test]
+    fn an_owner_is_in_the_json_of_exports_and_events_only_when_there_is_one() {
+        let t = Trainer {
+            id: TrainerId::from_stored("0190f2a4-5b6c-7d8e-9f00-112233445566".into()),
+            first_name: "Ana".into(),
+            last_name: "Lee".into(),
+            age: 30,
+            specialty: None,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+            version: 1,
+            owner: None,
+        };
+        let plain = serde_json::to_value(&t).expect("json");
+        assert!(plain.get("owner").is_none(), "{plain}");
+        let back: Trainer = serde_json::from_value(plain).expect("an export without owners");
+        assert_eq!(back, t);
+        let owned = Trainer {
+            owner: Some(Owner::of("sub-1", "jane")),
+            ..t
+        };
+        let json = serde_json::to_value(&owned).expect("json");
+        assert_eq!(json["owner"], "sub-1::jane");
+        assert_eq!(serde_json::from_value::<Trainer>(json).ok(), Some(owned));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::access::Owner;
 use crate::filter::{Filter, KeyCondition, SortDirection};
 use crate::model::{Specialty, Timestamp, Trainer, TrainerId};
 use crate::page_token::TokenKey;
@@ -44,6 +45,7 @@ impl TrainerPatch {
             // Never before the last update, even if the clock stepped back.
             updated_at: now.max(old.updated_at),
             version: old.version + 1,
+            owner: old.owner.clone(),
         }
     }
 }
@@ -56,6 +58,9 @@ pub struct Precondition {
     pub version: Option<i64>,
     /// `condition`: the stored trainer must hold it.
     pub condition: Option<Filter>,
+    /// Accounts: the stored trainer must have this owner (an owner's own write; an admin's and
+    /// any write without accounts have none). A trainer with no owner never has it.
+    pub owner: Option<Owner>,
 }
 
 /// Which trainers a list or count is of, in the store's stable order.
@@ -134,6 +139,9 @@ pub enum StoreError {
     /// The trainer does not hold the `condition` of an update or delete.
     #[error("the trainer does not hold the condition")]
     ConditionFailed,
+    /// The trainer's owner is not the precondition's (checked before version and condition).
+    #[error("the trainer has another owner")]
+    NotOwner,
     /// A position that this store did not make (only possible if the token key is shared).
     #[error("not a position of this store")]
     InvalidPosition,
@@ -194,7 +202,9 @@ pub trait TrainerStore: Send + Sync + 'static {
     async fn get(&self, id: &TrainerId) -> Result<Option<Trainer>, StoreError>;
 
     /// Applies `patch` atomically: only to an existing trainer that meets `pre`. Returns the
-    /// trainer as updated.
+    /// trainer as updated. A refusal says the first thing that failed: no trainer
+    /// ([`StoreError::NotFound`]), its owner ([`StoreError::NotOwner`]), its version, its
+    /// condition.
     async fn update(
         &self,
         id: &TrainerId,

@@ -8,13 +8,17 @@
 //! function never fails: it returns the contract's `errorType` beside `data`, and the resolver's
 //! APPSYNC_JS response handler (`infra/resolvers/trainers.js`) raises
 //! `util.error(errorMessage, errorType)` when one is set.
+//!
+//! Who calls is the event's `identity`, as AppSync verified it ([`caller`]): none for the API
+//! key, a user for Cognito user pools or OpenID Connect; the service's [`trainers_core::AccessPolicy`]
+//! decides what each may change.
 
 use futures::future::join_all;
 use serde_json::{json, Map, Value};
 use trainers_core::service::{BySpecialtyRequest, CreateRequest, ListRequest, UpdateRequest};
 use trainers_core::{
-    Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty, TokenSecret, Trainer,
-    TrainerService,
+    Caller, Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty, TokenSecret,
+    Trainer, TrainerService, User,
 };
 use trainers_store_dynamodb::TOKEN_SECRET_ENV;
 
@@ -68,6 +72,35 @@ pub fn token_secret(value: Option<&str>) -> Result<Option<TokenSecret>, String> 
     }
 }
 
+/// Who an event's `identity` says is calling. AppSync has verified it: `null` (the API key, or
+/// IAM) is [`Caller::ApiKey`]; a Cognito user pool's or OpenID Connect issuer's identity is the
+/// user its `sub` names, with the username `username` (or the claims' `cognito:username`,
+/// `username`, `preferred_username`, else the `sub`) and the groups `groups` (or the claims'
+/// `cognito:groups`). An identity without a usable `sub` (none, empty, or with a `:`, which
+/// could pass for another's `"<sub>::<username>"` owner) is no user: the API key's rights.
+pub fn caller(identity: &Value) -> Caller {
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let Some(sub) = text(&identity["sub"]).filter(|s| !s.contains(':')) else {
+        return Caller::ApiKey;
+    };
+    let claims = &identity["claims"];
+    let username = text(&identity["username"])
+        .or_else(|| text(&claims["cognito:username"]))
+        .or_else(|| text(&claims["username"]))
+        .or_else(|| text(&claims["preferred_username"]))
+        .unwrap_or_else(|| sub.clone());
+    let groups = [&identity["groups"], &claims["cognito:groups"]]
+        .into_iter()
+        .find_map(Value::as_array)
+        .map(|gs| gs.iter().filter_map(text).collect())
+        .unwrap_or_default();
+    Caller::User(User {
+        sub,
+        username,
+        groups,
+    })
+}
+
 /// Handles one event, or a batch (an array of events) into an array of results in order.
 pub async fn handle(service: &TrainerService, event: Value) -> Value {
     match event {
@@ -85,14 +118,15 @@ async fn handle_one(service: &TrainerService, event: Value) -> Value {
     let field = info["fieldName"].as_str().unwrap_or_default();
     let empty = Map::new();
     let args = Args(event["arguments"].as_object().unwrap_or(&empty));
+    let who = caller(&event["identity"]);
     let result = match (parent, field) {
         ("Query", "getTrainer") => get_trainer(service, &args).await,
         ("Query", "allTrainers") => all_trainers(service, &args).await,
         ("Query", "trainersBySpecialty") => trainers_by_specialty(service, &args).await,
         ("Query", "countTrainers") => count_trainers(service, &args).await,
-        ("Mutation", "createTrainer") => create_trainer(service, &args).await,
-        ("Mutation", "updateTrainers") => update_trainers(service, &args).await,
-        ("Mutation", "deleteTrainer") => delete_trainer(service, &args).await,
+        ("Mutation", "createTrainer") => create_trainer(service, &who, &args).await,
+        ("Mutation", "updateTrainers") => update_trainers(service, &who, &args).await,
+        ("Mutation", "deleteTrainer") => delete_trainer(service, &who, &args).await,
         _ => {
             tracing::error!(
                 parent,
@@ -244,17 +278,25 @@ async fn count_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Val
     Ok(json!(n))
 }
 
-async fn create_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
+async fn create_trainer(
+    service: &TrainerService,
+    who: &Caller,
+    args: &Args<'_>,
+) -> Result<Value, Error> {
     let req = CreateRequest {
         first_name: args.string("firstName")?,
         last_name: args.string("lastName")?,
         age: args.required("age", read_int, "a 32-bit integer")?,
         specialty: args.specialty()?.flatten(),
     };
-    trainer_json(&service.create(req).await?)
+    trainer_json(&service.create(who, req).await?)
 }
 
-async fn update_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
+async fn update_trainers(
+    service: &TrainerService,
+    who: &Caller,
+    args: &Args<'_>,
+) -> Result<Value, Error> {
     let req = UpdateRequest {
         id: args.string("id")?,
         first_name: args.given("firstName", read_string, "a string")?,
@@ -264,12 +306,16 @@ async fn update_trainers(service: &TrainerService, args: &Args<'_>) -> Result<Va
         expected_version: args.int("expectedVersion")?,
         condition: args.filter("condition", FilterKind::Condition)?,
     };
-    trainer_json(&service.update(req).await?)
+    trainer_json(&service.update(who, req).await?)
 }
 
-async fn delete_trainer(service: &TrainerService, args: &Args<'_>) -> Result<Value, Error> {
+async fn delete_trainer(
+    service: &TrainerService,
+    who: &Caller,
+    args: &Args<'_>,
+) -> Result<Value, Error> {
     let id = args.string("id")?;
     let expected = args.int("expectedVersion")?;
     let condition = args.filter("condition", FilterKind::Condition)?;
-    trainer_json(&service.delete(&id, expected, condition).await?)
+    trainer_json(&service.delete(who, &id, expected, condition).await?)
 }

@@ -219,3 +219,97 @@ async fn malformed_events_never_panic() {
     let out = handle(&s, event("Query", "allTrainers", json!({}))).await;
     assert_eq!(out["data"]["items"], json!([]), "nothing was stored");
 }
+
+/// AppSync's `identity` for a Cognito user pool caller (as a direct Lambda resolver gets it).
+fn cognito(sub: &str, username: &str, groups: &[&str]) -> Value {
+    json!({
+        "sub": sub,
+        "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool",
+        "username": username,
+        "claims": {"sub": sub, "cognito:username": username, "cognito:groups": groups,
+                   "token_use": "id", "aud": "client"},
+        "sourceIp": ["203.0.113.7"],
+        "defaultAuthStrategy": "ALLOW",
+        "groups": groups,
+    })
+}
+
+fn as_caller(mut event: Value, identity: Value) -> Value {
+    event["identity"] = identity;
+    event
+}
+
+#[test]
+fn the_caller_is_the_identity_appsync_verified() {
+    use trainers_core::{Caller, User};
+    use trainers_lambda::caller;
+    assert_eq!(caller(&Value::Null), Caller::ApiKey);
+    // IAM: no user.
+    assert_eq!(
+        caller(&json!({"accountId": "1", "userArn": "arn:aws:iam::1:user/x"})),
+        Caller::ApiKey
+    );
+    assert_eq!(
+        caller(&cognito("s-1", "jane", &["Admins"])),
+        Caller::User(User {
+            sub: "s-1".into(),
+            username: "jane".into(),
+            groups: vec!["Admins".into()],
+        })
+    );
+    // OpenID Connect: claims only.
+    let oidc = json!({"sub": "u-7", "issuer": "https://idp.example", "claims": {"preferred_username": "pat"}});
+    assert_eq!(
+        caller(&oidc),
+        Caller::User(User {
+            sub: "u-7".into(),
+            username: "pat".into(),
+            groups: vec![],
+        })
+    );
+    // A sub that could pass for another's owner, or none: no user.
+    assert_eq!(caller(&cognito("s-1::jane", "x", &[])), Caller::ApiKey);
+    assert_eq!(caller(&cognito("", "x", &[])), Caller::ApiKey);
+}
+
+#[tokio::test]
+async fn with_accounts_the_function_applies_owner_rules_from_the_identity() {
+    use trainers_core::AccessPolicy;
+    let (s, _dir) = service();
+    let s = s.with_access(AccessPolicy::Owners {
+        admin_group: Some("Admins".into()),
+    });
+    let create = event(
+        "Mutation",
+        "createTrainer",
+        json!({ "firstName": "Ann", "lastName": "Lee", "age": 40 }),
+    );
+    let refused = handle(&s, create.clone()).await;
+    assert_eq!(refused["data"], Value::Null, "{refused}");
+    assert_eq!(refused["errorType"], "Unauthorized");
+    assert_eq!(
+        refused["errorMessage"],
+        "Not Authorized to access createTrainer on type Mutation"
+    );
+    let made = handle(&s, as_caller(create, cognito("s-1", "jane", &[]))).await;
+    assert_eq!(made["errorType"], Value::Null, "{made}");
+    assert_eq!(made["data"]["owner"], "s-1::jane");
+    let id = made["data"]["id"].clone();
+
+    let update = event("Mutation", "updateTrainers", json!({ "id": id, "age": 41 }));
+    for identity in [Value::Null, cognito("s-2", "joe", &["Staff"])] {
+        let out = handle(&s, as_caller(update.clone(), identity)).await;
+        assert_eq!(out["errorType"], "Unauthorized", "{out}");
+        assert_eq!(
+            out["errorMessage"],
+            "Not Authorized to access updateTrainers on type Mutation"
+        );
+    }
+    let by_admin = handle(&s, as_caller(update, cognito("s-3", "ann", &["Admins"]))).await;
+    assert_eq!(by_admin["data"]["age"], 41, "{by_admin}");
+    let delete = event("Mutation", "deleteTrainer", json!({ "id": id }));
+    let by_joe = handle(&s, as_caller(delete.clone(), cognito("s-2", "joe", &[]))).await;
+    assert_eq!(by_joe["errorType"], "Unauthorized", "{by_joe}");
+    let by_jane = handle(&s, as_caller(delete, cognito("s-1", "jane", &[]))).await;
+    assert_eq!(by_jane["data"]["owner"], "s-1::jane", "{by_jane}");
+}

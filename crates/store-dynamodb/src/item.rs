@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use trainers_core::{Specialty, StoreError, Timestamp, Trainer, TrainerId};
+use trainers_core::{Owner, Specialty, StoreError, Timestamp, Trainer, TrainerId};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -15,6 +15,8 @@ pub(crate) const SPECIALTY: &str = "specialty";
 pub(crate) const CREATED_AT: &str = "createdAt";
 pub(crate) const UPDATED_AT: &str = "updatedAt";
 pub(crate) const VERSION: &str = "version";
+/// A trainer's owner ("<sub>::<username>"): the attribute Amplify's owner rules write.
+pub(crate) const OWNER: &str = "owner";
 
 /// What an item written by the original tutorial (only id, firstName, lastName, age,
 /// specialty) reads as: created and updated at this instant, at version 1.
@@ -42,6 +44,9 @@ pub(crate) fn to_item(t: &Trainer) -> Item {
     if let Some(sp) = t.specialty {
         item.insert(SPECIALTY.to_string(), s(sp.as_str()));
     }
+    if let Some(owner) = &t.owner {
+        item.insert(OWNER.to_string(), s(owner.as_str()));
+    }
     item
 }
 
@@ -68,6 +73,11 @@ pub(crate) fn from_item(item: &Item) -> Result<Trainer, StoreError> {
         created_at,
         updated_at: timestamp(item, UPDATED_AT)?.unwrap_or(created_at),
         version: number(item, VERSION)?.unwrap_or(LEGACY_VERSION),
+        owner: match item.get(OWNER) {
+            None | Some(AttributeValue::Null(_)) => None,
+            Some(AttributeValue::S(text)) => Some(Owner::from_stored(text.clone())),
+            Some(_) => return Err(malformed(item, OWNER, "is not a string")),
+        },
         id: TrainerId::from_stored(id),
     })
 }
@@ -196,6 +206,7 @@ mod tests {
             created_at: Timestamp::from_millis(1_795_988_333_123),
             updated_at: Timestamp::from_millis(1_795_988_334_456),
             version: 3,
+            owner: None,
         }
     }
 
@@ -242,6 +253,23 @@ mod tests {
         assert_eq!(dynamodb_size(&to_item(&t)), 170);
         t.specialty = None;
         assert_eq!(dynamodb_size(&to_item(&t)), 148);
+    }
+
+    #[test]
+    fn an_owner_round_trips_as_amplifys_owner_attribute() {
+        let t = Trainer {
+            owner: Some(Owner::of("sub-1", "jane")),
+            ..trainer(None)
+        };
+        let item = to_item(&t);
+        assert_eq!(item.get(OWNER), Some(&s("sub-1::jane")));
+        assert_eq!(from_item(&item).ok(), Some(t));
+        assert!(!to_item(&trainer(None)).contains_key(OWNER));
+        let mut bad = item.clone();
+        bad.insert(OWNER.to_string(), n(1));
+        assert!(from_item(&bad).is_err());
+        bad.insert(OWNER.to_string(), AttributeValue::Null(true));
+        assert_eq!(from_item(&bad).ok().and_then(|t| t.owner), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | attribute | `specialty` | S, one of the GraphQL enum values; absent when null |
 //! | attribute | `createdAt`, `updatedAt` | S, `AWSDateTime` (`2026-11-24T21:38:53.123Z`) |
 //! | attribute | `version` | N |
+//! | attribute | `owner` | S, `"<sub>::<username>"` (accounts: who created it, as Amplify's owner rules write it); absent when none |
 //! | global secondary index | `bySpecialty`: partition key `specialty` (S), sort key `id` (S), projection ALL | |
 //! | global secondary index | `bySpecialtyLastName`: partition key `specialty` (S), sort key `lastName` (S), projection ALL | |
 //!

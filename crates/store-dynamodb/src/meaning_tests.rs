@@ -479,6 +479,7 @@ fn trainer() -> impl Strategy<Value = Trainer> {
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
             version,
+            owner: None,
         })
 }
 
@@ -531,7 +532,7 @@ proptest! {
         t in trainer(),
         expected in proptest::option::of(1..4i64),
     ) {
-        let pre = Precondition { version: expected, condition: Some(f.clone()) };
+        let pre = Precondition { version: expected, condition: Some(f.clone()), owner: None };
         let mut e = Expressions::new();
         let Ok(text) = write_condition(&mut e, &pre) else {
             prop_assert!(levels(&f) > trainers_core::filter::MAX_LEVELS);

@@ -12,7 +12,7 @@ use crate::error::{backend, is_condition_failure};
 use crate::expr::{Expressions, Term, MAX_WRITE_DEPTH};
 use crate::item::{
     from_item, key, n, s, to_item, Item, AGE, CREATED_AT, FIRST_NAME, ID, LAST_NAME,
-    LEGACY_TIMESTAMP, LEGACY_VERSION, SPECIALTY, UPDATED_AT, VERSION,
+    LEGACY_TIMESTAMP, LEGACY_VERSION, OWNER, SPECIALTY, UPDATED_AT, VERSION,
 };
 use crate::read::get;
 
@@ -164,6 +164,7 @@ async fn refusal(
     match old {
         Err(e) => e,
         Ok(None) => StoreError::NotFound,
+        Ok(Some(t)) if pre.owner.is_some() && pre.owner != t.owner => StoreError::NotOwner,
         Ok(Some(t)) => match (pre.version, &pre.condition) {
             (Some(expected), _) if t.version != expected => {
                 StoreError::VersionConflict { actual: t.version }
@@ -254,9 +255,17 @@ pub(crate) fn write_condition(
         Some(Term::Const(false)) => Some(Term::atom("attribute_not_exists(#id)")),
         Some(term) => Some(term),
     };
+    // The owner is checked in the write itself, so a change of owner between a read and this
+    // write cannot let someone else's change through.
+    let owner = pre.owner.as_ref().map(|owner| {
+        let name = e.name(OWNER);
+        let value = e.value(s(owner.as_str()));
+        Term::atom(format!("{name} = {value}"))
+    });
     let term = Term::and(
         [version_condition(pre.version)]
             .into_iter()
+            .chain(owner)
             .chain(condition),
     );
     if term.depth() > MAX_WRITE_DEPTH {

@@ -80,6 +80,7 @@ fn version(version: Option<i64>) -> Precondition {
     Precondition {
         version,
         condition: None,
+        owner: None,
     }
 }
 
@@ -346,6 +347,7 @@ async fn stored(
         created_at: now,
         updated_at: now,
         version: 1,
+        owner: None,
     };
     store.insert(&t).await.expect("insert");
     t
@@ -361,6 +363,7 @@ fn condition(value: serde_json::Value) -> Precondition {
     Precondition {
         version: None,
         condition: Filter::parse(FilterKind::Condition, &value).expect("a valid condition"),
+        owner: None,
     }
 }
 
@@ -437,6 +440,7 @@ async fn a_condition_that_fails_changes_nothing(var: &str) {
             &json!({"age": {"eq": 30}, "specialty": {"eq": "BODYBUILDING"}}),
         )
         .expect("a valid condition"),
+        owner: None,
     };
     let updated = store
         .update(&ann.id, &patch_age(31), &at_one, now)
@@ -451,6 +455,7 @@ async fn a_condition_that_fails_changes_nothing(var: &str) {
     let stale_and_failing = Precondition {
         version: Some(1),
         condition: older.condition.clone(),
+        owner: None,
     };
     assert!(matches!(
         store.delete(&ann.id, &stale_and_failing).await,
@@ -782,6 +787,7 @@ async fn ties_in_the_last_name_index(var: &str) {
             created_at: now,
             updated_at: now,
             version: 1,
+            owner: None,
         };
         store.insert(&t).await.expect("insert");
         made.push(t);
@@ -938,6 +944,7 @@ async fn deeply_nested_filters_answer_quickly(var: &str) {
         let pre = Precondition {
             version: None,
             condition: Some(f.clone()),
+            owner: None,
         };
         let started = std::time::Instant::now();
         let updated = store

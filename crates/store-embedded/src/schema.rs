@@ -6,12 +6,13 @@ use std::time::Duration;
 use rand::RngCore;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Row};
 use trainers_core::{
-    ListQuery, SortDirection, Specialty, SpecialtyQuery, Timestamp, TokenKey, Trainer, TrainerId,
+    ListQuery, Owner, SortDirection, Specialty, SpecialtyQuery, Timestamp, TokenKey, Trainer,
+    TrainerId,
 };
 
 use crate::sql_filter::Sql;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE trainers (
@@ -37,11 +38,16 @@ const SCHEMA_2: &str = "
 CREATE INDEX trainers_by_specialty_last_name ON trainers (specialty, last_name, id);
 ";
 
+/// Version 3: a trainer's `owner` ("<sub>::<username>", accounts), none for older rows.
+const SCHEMA_3: &str = "
+ALTER TABLE trainers ADD COLUMN owner TEXT;
+";
+
 /// The columns every read selects, in the order `trainer` reads them. A macro, so that each
 /// query is one literal (no formatting on the read path).
 macro_rules! select_columns {
     () => {
-        "SELECT seq, id, first_name, last_name, age, specialty, created_at, updated_at, version FROM trainers "
+        "SELECT seq, id, first_name, last_name, age, specialty, created_at, updated_at, version, owner FROM trainers "
     };
 }
 
@@ -81,6 +87,9 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<TokenKey> {
     }
     if version < 2 {
         tx.execute_batch(SCHEMA_2)?;
+    }
+    if version < 3 {
+        tx.execute_batch(SCHEMA_3)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     } else if version != SCHEMA_VERSION {
         return Err(rusqlite::Error::InvalidParameterName(format!(
@@ -127,6 +136,7 @@ fn trainer(row: &Row<'_>) -> rusqlite::Result<Trainer> {
         created_at: Timestamp::from_millis(row.get(6)?),
         updated_at: Timestamp::from_millis(row.get(7)?),
         version: row.get(8)?,
+        owner: row.get::<_, Option<String>>(9)?.map(Owner::from_stored),
     })
 }
 
@@ -239,8 +249,8 @@ pub fn list_by_specialty(
 
 pub fn insert(conn: &Connection, t: &Trainer) -> rusqlite::Result<usize> {
     conn.prepare_cached(
-        "INSERT INTO trainers (id, first_name, last_name, age, specialty, created_at, updated_at, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO trainers (id, first_name, last_name, age, specialty, created_at, updated_at, version, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
     )?
     .execute(params![
         t.id.as_str(),
@@ -251,9 +261,11 @@ pub fn insert(conn: &Connection, t: &Trainer) -> rusqlite::Result<usize> {
         t.created_at.millis(),
         t.updated_at.millis(),
         t.version,
+        t.owner.as_ref().map(Owner::as_str),
     ])
 }
 
+/// Writes an update's fields (never `owner`, which no update changes).
 pub fn replace(conn: &Connection, t: &Trainer) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "UPDATE trainers SET first_name = ?2, last_name = ?3, age = ?4, specialty = ?5,
@@ -273,4 +285,94 @@ pub fn replace(conn: &Connection, t: &Trainer) -> rusqlite::Result<usize> {
 pub fn delete(conn: &Connection, id: &TrainerId) -> rusqlite::Result<usize> {
     conn.prepare_cached("DELETE FROM trainers WHERE id = ?1")?
         .execute([id.as_str()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trainer(owner: Option<&str>) -> Trainer {
+        Trainer {
+            id: TrainerId::generate(),
+            first_name: "Ana".into(),
+            last_name: "Lee".into(),
+            age: 30,
+            specialty: Some(Specialty::Bodybuilding),
+            created_at: Timestamp::from_millis(1),
+            updated_at: Timestamp::from_millis(1),
+            version: 1,
+            owner: owner.map(|o| Owner::from_stored(o.into())),
+        }
+    }
+
+    #[test]
+    fn a_version_2_store_gains_owners_and_keeps_its_rows_and_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("v2.sqlite3");
+        let mut conn = open_writer(&path).expect("open");
+        // A data directory as version 2 left it, with one trainer.
+        conn.execute_batch(SCHEMA).expect("v1");
+        conn.execute_batch(SCHEMA_2).expect("v2");
+        conn.pragma_update(None, "user_version", 2)
+            .expect("version");
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('page_token_key', ?1)",
+            [&[9u8; 32][..]],
+        )
+        .expect("key");
+        conn.execute(
+            "INSERT INTO trainers (id, first_name, last_name, age, specialty, created_at, updated_at, version)
+             VALUES ('0190f2a4-5b6c-7d8e-9f00-112233445566', 'Old', 'Row', 40, NULL, 5, 6, 3)",
+            [],
+        )
+        .expect("row");
+
+        migrate(&mut conn).expect("migrate");
+        let key: Vec<u8> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'page_token_key'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("key");
+        assert_eq!(key, [9u8; 32], "the page-token key is kept");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let old = TrainerId::from_stored("0190f2a4-5b6c-7d8e-9f00-112233445566".into());
+        let row = get(&conn, &old).expect("read").expect("the old row");
+        assert_eq!((row.first_name.as_str(), row.version), ("Old", 3));
+        assert_eq!(row.owner, None);
+
+        let owned = trainer(Some("sub-1::jane"));
+        insert(&conn, &owned).expect("insert");
+        assert_eq!(get(&conn, &owned.id).expect("read"), Some(owned.clone()));
+        // An update's write leaves the owner as it is.
+        let changed = Trainer {
+            first_name: "Bo".into(),
+            version: 2,
+            owner: None,
+            ..owned.clone()
+        };
+        replace(&conn, &changed).expect("replace");
+        let read = get(&conn, &owned.id).expect("read").expect("row");
+        assert_eq!((read.first_name.as_str(), read.owner), ("Bo", owned.owner));
+        // Opening again is a no-op.
+        migrate(&mut conn).expect("again");
+    }
+
+    #[test]
+    fn a_new_store_is_made_at_the_latest_version() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut conn = open_writer(&dir.path().join("new.sqlite3")).expect("open");
+        migrate(&mut conn).expect("migrate");
+        let t = trainer(None);
+        insert(&conn, &t).expect("insert");
+        assert_eq!(get(&conn, &t.id).expect("read"), Some(t));
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, 3);
+    }
 }

@@ -166,12 +166,16 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
     }
 }
 
-/// The stored trainer, if it exists, is at the expected version and holds the condition: read
-/// and checked in the transaction that writes, so nothing can change in between.
+/// The stored trainer, if it exists, has the expected owner, is at the expected version and
+/// holds the condition: read and checked in the transaction that writes, so nothing can change
+/// in between.
 fn checked(conn: &Connection, id: &TrainerId, pre: &Precondition) -> Result<Trainer, StoreError> {
     let old = schema::get(conn, id)
         .map_err(|e| StoreError::backend(format!("cannot read trainer {id}"), e))?
         .ok_or(StoreError::NotFound)?;
+    if pre.owner.is_some() && pre.owner != old.owner {
+        return Err(StoreError::NotOwner);
+    }
     match pre.version {
         Some(v) if v != old.version => Err(StoreError::VersionConflict {
             actual: old.version,

@@ -30,6 +30,7 @@ async fn seeded(dir: &std::path::Path) -> EmbeddedStore {
                 created_at: now,
                 updated_at: now,
                 version: 1,
+                owner: None,
             })
             .collect();
         store.insert_many(&trainers).await.expect("seeded");

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, MaybeUndefined, Object, ID};
 use trainers_core::service::{CreateRequest, UpdateRequest};
-use trainers_core::{FilterKind, Trainer};
+use trainers_core::{Caller, FilterKind, Trainer};
 
 use super::inputs::{self, ModelTrainersConditionInput};
 use super::schema::{bus, gql_error, service};
@@ -87,7 +87,10 @@ impl Mutation {
             age,
             specialty: specialty.map(Into::into),
         };
-        let t = service(ctx).create(req).await.map_err(gql_error)?;
+        let t = service(ctx)
+            .create(caller(ctx), req)
+            .await
+            .map_err(gql_error)?;
         publish(ctx, EventKind::Created, &t);
         Ok(Some(Trainers::full(t)))
     }
@@ -115,7 +118,10 @@ impl Mutation {
             expected_version,
             condition,
         };
-        let t = service(ctx).update(req).await.map_err(gql_error)?;
+        let t = service(ctx)
+            .update(caller(ctx), req)
+            .await
+            .map_err(gql_error)?;
         publish(ctx, EventKind::Updated, &t);
         Ok(Some(Trainers::full(t)))
     }
@@ -130,10 +136,17 @@ impl Mutation {
         let condition =
             inputs::filter(FilterKind::Condition, condition.as_ref()).map_err(gql_error)?;
         let t = service(ctx)
-            .delete(&id, expected_version, condition)
+            .delete(caller(ctx), &id, expected_version, condition)
             .await
             .map_err(gql_error)?;
         publish(ctx, EventKind::Deleted, &t);
         Ok(Some(Trainers::full(t)))
     }
+}
+
+/// Who runs this request: the [`Caller`] its entrypoint put in the request's data, else the API
+/// key (every entrypoint that has no accounts). With accounts on, a request without a caller
+/// is therefore refused every mutation.
+fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    ctx.data_opt::<Caller>().unwrap_or(&Caller::ApiKey)
 }

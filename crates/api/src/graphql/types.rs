@@ -121,6 +121,14 @@ impl Trainers {
         let v = i32::try_from(self.trainer.version).unwrap_or(i32::MAX);
         self.required("version", v)
     }
+    /// Who created it (`"<sub>::<username>"`), when a signed-in user did; never an input.
+    async fn owner(&self) -> Option<&str> {
+        self.trainer
+            .owner
+            .as_ref()
+            .filter(|_| self.shows("owner"))
+            .map(|o| o.as_str())
+    }
 }
 
 pub struct PaginatedTrainers {
