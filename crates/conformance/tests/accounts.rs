@@ -257,6 +257,21 @@ async fn invalid_tokens_are_refused_with_401_whatever_the_key() {
             assert_401(&answer, says, Some(token));
         }
     }
+    // An Authorization header that is not text is a token presented, and malformed: not none,
+    // even beside a valid key.
+    let response = server
+        .client
+        .post(server.url())
+        .header("x-api-key", TEST_API_KEY)
+        .header(
+            "Authorization",
+            reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").expect("obs-text"),
+        )
+        .json(&json!({ "query": "{ countTrainers }" }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 401);
     let count = post(&server, Some(TEST_API_KEY), None, "{ countTrainers }").await;
     assert_eq!(count.2["data"]["countTrainers"], 0);
 }

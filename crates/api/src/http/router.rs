@@ -212,11 +212,14 @@ async fn answer(
     body: Body,
     asked: &mut Asked,
 ) -> (Response, Option<ErrorType>) {
-    // Who calls, decided once: the API key, or with accounts a token.
-    let presented = app.auth.caller(
-        header_text(headers, API_KEY_HEADER),
-        header_text(headers, AUTHORIZATION_HEADER),
-    );
+    // Who calls, decided once: the API key, or with accounts a token. An Authorization header
+    // that is not text is presented all the same (and refused as malformed), not taken for none.
+    let authorization = headers
+        .get(AUTHORIZATION_HEADER)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let presented = app
+        .auth
+        .caller(header_text(headers, API_KEY_HEADER), authorization);
     let caller = match presented.await {
         Ok(authenticated) => authenticated.caller,
         Err(e) => return (error::unauthorized_by(&e), Some(ErrorType::Unauthorized)),
