@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::appsync::{addr_of, Subscriber};
 use common::{serve, serve_captured, trainers, KEY};
 use serde_json::{json, Value};
 
@@ -81,6 +82,13 @@ async fn token_create_and_serve_auth_local_apply_owner_rules() {
     let update = |age: i32| {
         format!(r#"mutation {{ updateTrainers(id: "{id}", age: {age}) {{ age owner }} }}"#)
     };
+    // Jane listens, signed in over AppSync's protocol (her token in the handshake and the start).
+    let mut listener = Subscriber::start_with(
+        &addr_of(&url),
+        ("Authorization", &jane),
+        "subscription { onUpdateTrainer { age owner } }",
+    )
+    .await;
     let (_, refused) = post(&url, None, Some(&joe), &update(50)).await;
     assert_eq!(refused["data"]["updateTrainers"], Value::Null, "{refused}");
     assert_eq!(
@@ -92,6 +100,17 @@ async fn token_create_and_serve_auth_local_apply_owner_rules() {
     let (_, by_admin) = post(&url, None, Some(&ann), &update(40)).await;
     assert_eq!(by_admin["data"]["updateTrainers"]["age"], 40, "{by_admin}");
     assert_eq!(by_admin["data"]["updateTrainers"]["owner"], owner.as_str());
+    // She heard the admin's update only: the refused ones fired nothing.
+    let heard = listener.data().await;
+    assert_eq!(heard["onUpdateTrainer"]["age"], 40, "{heard}");
+    assert!(
+        listener
+            .next_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "a refused update was heard"
+    );
+    listener.stop().await;
     // The key still reads.
     let (status, read) = post(&url, Some(KEY), None, "{ countTrainers }").await;
     assert_eq!(
@@ -138,6 +157,15 @@ async fn token_create_and_serve_auth_local_apply_owner_rules() {
         let signature = token.rsplit('.').next().unwrap_or_default();
         assert!(!logs.contains(signature), "a token is in the logs:\n{logs}");
     }
+    // Nor the handshake's header, which carried Jane's token in base64.
+    let header = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        json!({"host": addr_of(&url), "Authorization": jane}).to_string(),
+    );
+    assert!(
+        !logs.contains(&header[..40]),
+        "the handshake header is in the logs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
