@@ -22,7 +22,7 @@ use super::explorer;
 use super::health::{self, Health};
 use crate::auth::{Authenticator, API_KEY_HEADER, AUTHORIZATION_HEADER};
 use crate::graphql::error::{self, request_error, ErrorType};
-use crate::graphql::request::{parse_request, MAX_BODY_BYTES};
+use crate::graphql::request::{parse_request, with_caller, MAX_BODY_BYTES};
 use crate::graphql::Engine;
 use crate::metrics::{self, Operation};
 use crate::realtime::{self, HandshakeParams, Realtime};
@@ -265,7 +265,7 @@ async fn answer(
         }
     };
     let request = match parse_request(&bytes) {
-        Ok(r) => r.data(caller),
+        Ok(r) => with_caller(r, caller),
         Err(e) => return malformed(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let response = match app.engine.prepare(request) {

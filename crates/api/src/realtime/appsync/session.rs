@@ -11,7 +11,7 @@ use super::handshake::credentials;
 use super::messages::{AckPayload, ClientMessage, Errors, ServerMessage, Unreadable};
 use crate::auth::{Authenticated, TokenError};
 use crate::graphql::error::{auth_refused, error_json, response_json, ErrorType, NOT_AUTHORIZED};
-use crate::graphql::request::{parse_request, request_from_value, RequestError};
+use crate::graphql::request::{parse_request, request_from_value, with_caller, RequestError};
 use crate::graphql::Ready;
 use crate::realtime::connection::{
     self, Framing, Operations, Outbox, Outgoing, Protocol, Started, CLOSE_POLICY_VIOLATION,
@@ -215,8 +215,8 @@ impl Session {
             ));
         }
         let request = start_request(payload)
-            .map_err(|e| refuse(ErrorType::MalformedHttpRequest, &e.to_string()))?
-            .data(authenticated.caller);
+            .map_err(|e| refuse(ErrorType::MalformedHttpRequest, &e.to_string()))?;
+        let request = with_caller(request, authenticated.caller);
         let ready = self
             .realtime
             .engine

@@ -22,7 +22,7 @@ use super::connection::{
 use super::{Realtime, Subprotocol};
 use crate::auth::{Authenticated, TokenError, API_KEY_HEADER, AUTHORIZATION_HEADER};
 use crate::graphql::error::{auth_refused, error_json, response_json, ErrorType};
-use crate::graphql::request::request_from_value;
+use crate::graphql::request::{request_from_value, with_caller};
 use messages::{ClientMessage, ServerMessage};
 
 mod messages;
@@ -187,7 +187,7 @@ impl Session {
                 .await;
         }
         let request = match request_from_value(payload) {
-            Ok(request) => request.data(caller),
+            Ok(request) => with_caller(request, caller),
             Err(e) => {
                 let message = e.to_string();
                 return self
