@@ -295,3 +295,84 @@ async fn without_auth_options_a_token_is_not_read() {
         "{body}"
     );
 }
+
+/// A JWKS endpoint on loopback serving `jwks`, answering 500 while `down` is set.
+async fn jwks_server(
+    jwks: String,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::net::SocketAddr {
+    use std::sync::atomic::Ordering;
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let (jwks, down) = (jwks.clone(), down.clone());
+            async move {
+                if down.load(Ordering::SeqCst) {
+                    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, String::new())
+                } else {
+                    (axum::http::StatusCode::OK, jwks)
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_down_at_start_is_used_once_it_answers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use trainers_api::auth::local::{LocalIssuer, LOCAL_CLIENT, LOCAL_ISSUER};
+
+    // The issuer: another data directory's key, its JWKS served over HTTP (down at first).
+    let issuer_dir = tempfile::tempdir().expect("tempdir");
+    let issuer = LocalIssuer::load_or_create(issuer_dir.path()).expect("an issuer");
+    let down = Arc::new(AtomicBool::new(true));
+    let jwks = jwks_server(issuer.jwks(), down.clone()).await;
+    let jwks_url = format!("http://{jwks}/jwks.json");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(
+        dir.path(),
+        &[
+            "--api-key",
+            KEY,
+            "--auth-issuer",
+            LOCAL_ISSUER,
+            "--auth-client-id",
+            LOCAL_CLIENT,
+            "--auth-jwks-url",
+            &jwks_url,
+        ],
+    )
+    .await;
+    let readyz = format!("{}/readyz", server.url.trim_end_matches("/graphql"));
+    let status = || async {
+        reqwest::get(&readyz)
+            .await
+            .expect("an answer")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status().await, 503);
+
+    // The issuer answers now: the first token fetches its keys (an unknown kid refetches), and
+    // the server is ready.
+    down.store(false, Ordering::SeqCst);
+    let jane = token(issuer_dir.path(), &["--username", "jane"]).await;
+    let create =
+        r#"mutation { createTrainer(firstName: "Ada", lastName: "L", age: 36) { owner } }"#;
+    let (status_code, body) = post(&server.url, None, Some(&jane), create).await;
+    assert_eq!(status_code, 200, "{body}");
+    let owner = format!("{}::jane", issuer.sub("jane"));
+    assert_eq!(
+        body["data"]["createTrainer"]["owner"],
+        owner.as_str(),
+        "{body}"
+    );
+    assert_eq!(status().await, 200);
+}
