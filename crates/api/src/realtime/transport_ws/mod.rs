@@ -157,7 +157,11 @@ impl Session {
             }
             Err(_) => Some("Forbidden".to_string()),
         };
-        if let Some(reason) = refused {
+        if let Some(mut reason) = refused {
+            // A close frame's reason holds at most 123 bytes.
+            while reason.len() > 123 {
+                reason.pop();
+            }
             return self.outbox.close(CLOSE_FORBIDDEN, &reason).await;
         }
         self.outbox
