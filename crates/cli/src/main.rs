@@ -1,6 +1,7 @@
 //! `trainers`: serve the Trainers API, manage its API keys, print its schema, make its
-//! DynamoDB tables, export and import its trainers.
+//! DynamoDB tables, export and import its trainers, sign local tokens.
 
+mod accounts;
 mod api_keys;
 mod stores;
 mod transfer;
@@ -23,6 +24,7 @@ use trainers_api::{HttpLimits, Server};
 use trainers_core::{FixedKey, TrainerService};
 use trainers_store_embedded::EmbeddedStore;
 
+use accounts::{AuthArgs, TokenCommand};
 use api_keys::ApiKeyCommand;
 use stores::{StoreArgs, TableCommand};
 use transfer::{ExportArgs, ImportArgs};
@@ -61,7 +63,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
@@ -87,6 +89,9 @@ enum Command {
     Export(ExportArgs),
     /// Add the trainers of a JSON lines file (as `export` writes it) to the store.
     Import(ImportArgs),
+    /// Sign tokens with the data directory's own key, for `serve --auth-local`.
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[derive(clap::Args)]
@@ -136,6 +141,9 @@ struct ServeArgs {
 
     #[command(flatten)]
     store: StoreArgs,
+
+    #[command(flatten)]
+    auth: AuthArgs,
 }
 
 #[derive(Subcommand)]
@@ -174,7 +182,7 @@ fn main() -> ExitCode {
         }
     }
     let result = match cli.command {
-        Command::Serve(args) => block_on(serve(&cli.data_dir, args)),
+        Command::Serve(args) => block_on(serve(&cli.data_dir, *args)),
         Command::ApiKey(cmd) => block_on(api_keys::api_key_command(&cli.data_dir, cmd)),
         Command::Schema => {
             print!("{}", trainers_api::sdl());
@@ -198,6 +206,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from),
         Command::Export(args) => block_on(transfer::export(args, &cli.data_dir)),
         Command::Import(args) => block_on(transfer::import(args, &cli.data_dir)),
+        Command::Token(cmd) => accounts::token_command(&cli.data_dir, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -259,6 +268,8 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     };
     let (http_limits, realtime_limits) = connection_caps();
     let (store, key_source) = args.store.open_serving(data_dir).await?;
+    // After the store: the embedded store makes the data directory, where --auth-local's key is.
+    let accounts = args.auth.accounts(data_dir).await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -274,6 +285,12 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
         .shutdown_timeout(args.shutdown_timeout);
     if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
         server = server.tls(tls::server_config(cert, key)?);
+    }
+    if let Some(accounts) = accounts {
+        server = server.accounts(accounts.verifier);
+        if let Some(jwks) = accounts.jwks {
+            server = server.jwks(jwks);
+        }
     }
     if let Some(addr) = args.metrics_addr {
         let listener = tokio::net::TcpListener::bind(addr)

@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use tokio::runtime::Runtime;
+use trainers_api::auth::Authenticator;
 use trainers_api::events::Events;
 use trainers_api::http::health::Health;
 use trainers_api::realtime::{Limits, Realtime};
@@ -45,10 +46,11 @@ pub fn app() -> &'static App {
                     .expect("a key ring"),
             );
             let events = Events::local();
-            let health = Health::new(service.clone(), events.source.clone());
+            let health = Health::new(service.clone(), events.source.clone(), None);
             let engine = Engine::new(service, events, true);
-            let realtime = Realtime::new(engine.clone(), keys.clone(), Limits::default());
-            trainers_api::http::router::router(engine, keys, realtime, health)
+            let auth = Authenticator::new(keys, None);
+            let realtime = Realtime::new(engine.clone(), auth.clone(), Limits::default());
+            trainers_api::http::router::router(engine, auth, realtime, health, None)
         });
         App {
             runtime,

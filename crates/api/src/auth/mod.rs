@@ -62,6 +62,14 @@ impl Authenticator {
         self.verifier.as_ref()
     }
 
+    /// Whether these credentials present anything this server reads: an API key, or with
+    /// accounts a token. (Without accounts an `Authorization` alone presents nothing, as before
+    /// accounts existed: an AppSync connection may then still show its key in a `start`.)
+    pub fn presented(&self, api_key: Option<&str>, authorization: Option<&str>) -> bool {
+        api_key.is_some()
+            || (self.verifier.is_some() && authorization.is_some_and(|t| !t.trim().is_empty()))
+    }
+
     /// Who presents `api_key` (the [`API_KEY_HEADER`]) and `authorization` (the
     /// [`AUTHORIZATION_HEADER`]). With accounts, a token decides when one is presented (an
     /// invalid one is refused whatever the key); otherwise the API key does. Without accounts

@@ -291,6 +291,29 @@ impl Verifier {
         self.fetch().await
     }
 
+    /// Refetches the JWKS in the background (a verifier that fetches; one given its keys has
+    /// nothing to refetch): every `retry` until a fetch has succeeded (an issuer unreachable at
+    /// start), then every `every` (keys the issuer adds or drops). Ends when the verifier's last
+    /// clone is dropped.
+    pub fn spawn_refresh(&self, retry: Duration, every: Duration) {
+        if self.inner.jwks_url.is_none() {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let fetched = match weak.upgrade() {
+                    Some(inner) => lock(&inner.status).fetched_at.is_some(),
+                    None => return,
+                };
+                tokio::time::sleep(if fetched { every } else { retry }).await;
+                let Some(inner) = weak.upgrade() else { return };
+                // A failure is logged and kept in the status; the keys fetched before stay.
+                let _ = Verifier { inner }.refresh().await;
+            }
+        });
+    }
+
     /// What is known of the issuer's keys now.
     pub fn keys_status(&self) -> KeysStatus {
         let mut status = lock(&self.inner.status).clone();

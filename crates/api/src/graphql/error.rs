@@ -7,6 +7,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
+
+use crate::auth::AuthError;
 pub use trainers_core::ErrorType;
 
 /// The header in which AppSync names the `errorType` of a refused request.
@@ -27,11 +29,22 @@ pub fn request_error(status: StatusCode, error_type: ErrorType, message: &str) -
     response
 }
 
-pub fn unauthorized() -> Response {
+/// What a client is told of credentials refused (HTTP 401, WebSocket `errorCode` 401): AppSync's
+/// own message for a missing or wrong API key, as before accounts; for a token, which check
+/// failed (never the token).
+pub fn auth_refused(error: &AuthError) -> String {
+    match error {
+        AuthError::Missing | AuthError::BadKey => NOT_AUTHORIZED.to_string(),
+        AuthError::Token(e) => e.to_string(),
+    }
+}
+
+/// HTTP 401 for credentials refused, with [`auth_refused`]'s message.
+pub fn unauthorized_by(error: &AuthError) -> Response {
     request_error(
         StatusCode::UNAUTHORIZED,
         ErrorType::Unauthorized,
-        NOT_AUTHORIZED,
+        &auth_refused(error),
     )
 }
 

@@ -3,6 +3,7 @@
 
 use async_graphql::Variables;
 use serde_json::Value;
+use trainers_core::Caller;
 
 /// Why a request can't be read; its message says what to send instead.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,16 @@ pub const MAX_VARIABLES_BYTES: usize = 128 * 1024;
 pub const MAX_VARIABLE_VALUES: usize = 2_000;
 
 /// Reads a request from bytes (an HTTP body, or the JSON string of an AppSync `start`).
+/// `request`, run by `caller`: a user is put in the request's data, where the mutations read it;
+/// the API key, their default, is not (a request of the API key costs no allocation more than
+/// before accounts).
+pub fn with_caller(request: async_graphql::Request, caller: Caller) -> async_graphql::Request {
+    match caller {
+        Caller::ApiKey => request,
+        user @ Caller::User(_) => request.data(user),
+    }
+}
+
 pub fn parse_request(bytes: &[u8]) -> Result<async_graphql::Request, RequestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::Empty);

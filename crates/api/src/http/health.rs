@@ -1,5 +1,6 @@
 //! What operators probe, without a key and saying nothing internal: `GET /healthz` (the process
-//! serves), `GET /readyz` (the store answers and the server is not shutting down) and
+//! serves), `GET /readyz` (the store answers, the server is not shutting down, and with
+//! accounts the issuer's keys were fetched at least once) and
 //! `GET /metrics` (Prometheus text, of what [`crate::metrics`] records).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use trainers_core::TrainerService;
 
+use crate::auth::Verifier;
 use crate::events::EventSource;
 use crate::metrics::prometheus;
 
@@ -26,14 +28,21 @@ pub struct Health {
     draining: Arc<AtomicBool>,
     service: TrainerService,
     events: Arc<dyn EventSource>,
+    /// With accounts: the issuer's keys, which readiness reports.
+    verifier: Option<Verifier>,
 }
 
 impl Health {
-    pub fn new(service: TrainerService, events: Arc<dyn EventSource>) -> Self {
+    pub fn new(
+        service: TrainerService,
+        events: Arc<dyn EventSource>,
+        verifier: Option<Verifier>,
+    ) -> Self {
         Health {
             draining: Arc::new(AtomicBool::new(false)),
             service,
             events,
+            verifier,
         }
     }
 
@@ -63,13 +72,41 @@ async fn readyz(State(health): State<Health>) -> Response {
     if health.draining.load(Ordering::SeqCst) {
         return unready("shutting down");
     }
+    // With accounts: no key ever fetched means no token can be verified (an issuer unreachable
+    // since the start). Keys fetched once keep working while the issuer is away; then the
+    // probe says so, and is ready.
+    let issuer = health.verifier.as_ref().map(Verifier::keys_status);
+    if let Some(status) = &issuer {
+        if status.keys == 0 {
+            let why = status
+                .last_error
+                .as_ref()
+                .map_or_else(|| "not fetched yet".to_string(), ToString::to_string);
+            tracing::warn!(reason = %why, "readiness: no key of the issuer yet");
+            let body = json!({
+                "status": "the issuer's keys were never fetched",
+                "issuer": { "keys": 0, "error": why },
+            });
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        }
+    }
     match tokio::time::timeout(READY_TIMEOUT, health.service.ready()).await {
         // Ready to serve even when events cannot be shared (mutations do not need them); the
         // probe says so.
-        Ok(Ok(())) => match health.events.trouble() {
-            None => Json(json!({"status": "ready"})).into_response(),
-            Some(trouble) => Json(json!({"status": "ready", "events": trouble})).into_response(),
-        },
+        Ok(Ok(())) => {
+            let mut body = json!({"status": "ready"});
+            if let Some(trouble) = health.events.trouble() {
+                body["events"] = json!(trouble);
+            }
+            if let Some(status) = issuer {
+                body["issuer"] = json!({ "keys": status.keys });
+                if let Some(e) = status.last_error {
+                    body["issuer"]["error"] =
+                        json!(format!("{e}; the keys fetched before are in use"));
+                }
+            }
+            Json(body).into_response()
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: the store does not answer");
             unready("the store does not answer")

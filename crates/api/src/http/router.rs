@@ -20,9 +20,9 @@ use tower_http::trace::TraceLayer;
 
 use super::explorer;
 use super::health::{self, Health};
-use crate::auth::{KeyRing, API_KEY_HEADER};
+use crate::auth::{Authenticator, API_KEY_HEADER, AUTHORIZATION_HEADER};
 use crate::graphql::error::{self, request_error, ErrorType};
-use crate::graphql::request::{parse_request, MAX_BODY_BYTES};
+use crate::graphql::request::{parse_request, with_caller, MAX_BODY_BYTES};
 use crate::graphql::Engine;
 use crate::metrics::{self, Operation};
 use crate::realtime::{self, HandshakeParams, Realtime};
@@ -40,7 +40,7 @@ struct AppState(Arc<Shared>);
 
 struct Shared {
     engine: Engine,
-    keys: Arc<KeyRing>,
+    auth: Authenticator,
     realtime: Realtime,
 }
 
@@ -57,11 +57,18 @@ impl FromRef<AppState> for Realtime {
     }
 }
 
-/// Every route of the API, with auth, limits and panic safety.
-pub fn router(engine: Engine, keys: Arc<KeyRing>, realtime: Realtime, health: Health) -> Router {
+/// Every route of the API, with auth, limits and panic safety. `jwks`: the key set served at
+/// `GET /.well-known/jwks.json` (`--auth-local`: the data directory's own issuer), if any.
+pub fn router(
+    engine: Engine,
+    auth: Authenticator,
+    realtime: Realtime,
+    health: Health,
+    jwks: Option<String>,
+) -> Router {
     let state = AppState(Arc::new(Shared {
         engine,
-        keys,
+        auth,
         realtime,
     }));
     let wrong_method = || async { wrong_method() };
@@ -78,6 +85,7 @@ pub fn router(engine: Engine, keys: Arc<KeyRing>, realtime: Realtime, health: He
         )
         .route("/", get(explorer::page))
         .with_state(state)
+        .merge(jwks_route(jwks))
         .merge(health::routes(health))
         .fallback(|| async {
             request_error(
@@ -122,10 +130,31 @@ async fn graphql_get(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
-        Ok(ws) => realtime::on_graphql(realtime, params.header, ws),
+        Ok(ws) => realtime::on_graphql(realtime, params.header, ws).await,
         Err(_) if explorer::wanted(&headers) => explorer::page().await.into_response(),
         Err(_) => realtime::not_a_websocket(),
     }
+}
+
+/// `GET /.well-known/jwks.json`: the public keys tokens are signed with, when this server is
+/// their issuer (`--auth-local`); no route otherwise.
+fn jwks_route(jwks: Option<String>) -> Router {
+    let Some(jwks) = jwks else {
+        return Router::new();
+    };
+    let jwks: Arc<str> = jwks.into();
+    Router::new().route(
+        "/.well-known/jwks.json",
+        get(move || {
+            let jwks = jwks.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    jwks.to_string(),
+                )
+            }
+        }),
+    )
 }
 
 /// A method `/graphql` does not serve.
@@ -137,9 +166,9 @@ fn wrong_method() -> Response {
     )
 }
 
-/// The API key of a request, from its [`API_KEY_HEADER`] header.
-fn api_key(headers: &HeaderMap) -> Option<&str> {
-    headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok())
+/// The value of a request's header `name`, if it is text.
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 async fn graphql(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -183,9 +212,18 @@ async fn answer(
     body: Body,
     asked: &mut Asked,
 ) -> (Response, Option<ErrorType>) {
-    if !api_key(headers).is_some_and(|k| app.keys.accepts(k)) {
-        return (error::unauthorized(), Some(ErrorType::Unauthorized));
-    }
+    // Who calls, decided once: the API key, or with accounts a token. An Authorization header
+    // that is not text is presented all the same (and refused as malformed), not taken for none.
+    let authorization = headers
+        .get(AUTHORIZATION_HEADER)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let presented = app
+        .auth
+        .caller(header_text(headers, API_KEY_HEADER), authorization);
+    let caller = match presented.await {
+        Ok(authenticated) => authenticated.caller,
+        Err(e) => return (error::unauthorized_by(&e), Some(ErrorType::Unauthorized)),
+    };
     let malformed = |status, message: &str| {
         (
             request_error(status, ErrorType::MalformedHttpRequest, message),
@@ -227,7 +265,7 @@ async fn answer(
         }
     };
     let request = match parse_request(&bytes) {
-        Ok(r) => r,
+        Ok(r) => with_caller(r, caller),
         Err(e) => return malformed(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let response = match app.engine.prepare(request) {

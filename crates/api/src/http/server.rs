@@ -39,7 +39,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use trainers_core::TrainerService;
 
-use crate::auth::KeyRing;
+use crate::auth::{Authenticator, KeyRing, Verifier};
 use crate::events::Events;
 use crate::graphql::Engine;
 use crate::http::health::Health;
@@ -86,6 +86,8 @@ pub struct Server {
     on_accept: Option<OnAccept>,
     introspection: bool,
     events: Events,
+    verifier: Option<Verifier>,
+    jwks: Option<String>,
 }
 
 impl Server {
@@ -100,7 +102,26 @@ impl Server {
             on_accept: None,
             introspection: true,
             events: Events::local(),
+            verifier: None,
+            jwks: None,
         }
+    }
+
+    /// Accounts (contract section 11): callers may sign in with the tokens `verifier` accepts,
+    /// and the service applies the owner rules of its settings (its admin group). Without it,
+    /// only API keys, and the API key may do everything.
+    pub fn accounts(mut self, verifier: Verifier) -> Self {
+        self.service = self
+            .service
+            .with_access(verifier.settings().access_policy());
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// Serves `jwks` at `GET /.well-known/jwks.json` (`--auth-local`: this server is the issuer).
+    pub fn jwks(mut self, jwks: String) -> Self {
+        self.jwks = Some(jwks);
+        self
     }
 
     /// Where mutations publish their events and subscriptions read them (default: this process
@@ -153,11 +174,16 @@ impl Server {
     /// Serves on a listener bound already.
     pub fn bind_listener(self, listener: TcpListener) -> io::Result<Bound> {
         crate::metrics::prometheus();
-        let health = Health::new(self.service.clone(), self.events.source.clone());
+        let health = Health::new(
+            self.service.clone(),
+            self.events.source.clone(),
+            self.verifier.clone(),
+        );
         let engine = Engine::new(self.service, self.events, self.introspection);
-        let realtime = Realtime::new(engine.clone(), self.keys.clone(), self.realtime_limits);
+        let auth = Authenticator::new(self.keys, self.verifier);
+        let realtime = Realtime::new(engine.clone(), auth.clone(), self.realtime_limits);
         Ok(Bound {
-            app: router(engine, self.keys, realtime.clone(), health.clone()),
+            app: router(engine, auth, realtime.clone(), health.clone(), self.jwks),
             listener,
             realtime,
             health,

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_graphql::{Response, Value};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -327,16 +327,20 @@ pub fn start(engine: &Engine, ready: Ready) -> Started {
 pub struct Framing {
     pub result: fn(&str, &Response) -> Outgoing,
     pub complete: fn(&str) -> Outgoing,
+    /// The end of an operation whose caller's token expired (an `error`, 401).
+    pub expired: fn(&str) -> Outgoing,
 }
 
 /// Sends an operation's responses, then its completion, through the outbox. Stops when the
-/// connection closes or falls behind.
+/// connection closes or falls behind, and at `expires_at` (its caller's token's `exp`), after
+/// telling the client so.
 pub fn forward(
     id: String,
     first: Option<Response>,
     mut rest: BoxStream<'static, Arc<Response>>,
     outbox: Outbox,
     framing: Framing,
+    expires_at: Option<SystemTime>,
 ) -> JoinHandle<()> {
     let active = ::metrics::gauge!(metrics::SUBSCRIPTIONS_ACTIVE);
     let delivered = ::metrics::counter!(metrics::EVENTS_DELIVERED);
@@ -350,7 +354,22 @@ pub fn forward(
                 return;
             }
         }
-        while let Some(response) = rest.next().await {
+        // A token that expired already (within the verifier's leeway) ends it at once.
+        let deadline = expires_at.map(|t| {
+            Instant::now()
+                + t.duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO)
+        });
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = sleep_until(deadline) => {
+                    outbox.send((framing.expired)(&id)).await;
+                    return;
+                }
+                next = rest.next() => next,
+            };
+            let Some(response) = next else { break };
             if !outbox.send((framing.result)(&id, &response)).await {
                 return;
             }

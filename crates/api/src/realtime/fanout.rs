@@ -3,8 +3,10 @@
 //! many subscribers, executing the subscription for each of them was most of the cost of an
 //! event (about 30 µs of CPU per subscriber, measured with 1,000).
 //!
-//! The result is the same for all of them: it depends on the event and the request only (the
-//! API key authorizes, it does not filter).
+//! The result is the same for all of them: it depends on the event and the request only
+//! (credentials authorize, they do not filter: a shared execution carries its first
+//! subscriber's caller in its data, which no subscription resolver reads; each subscriber's own
+//! token still ends its own stream when it expires, in `connection::forward`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::auth::KeyRing;
+use crate::auth::Authenticator;
 use crate::graphql::error::{request_error, ErrorType};
 use crate::graphql::Engine;
 use crate::metrics;
@@ -112,14 +112,14 @@ impl Default for Limits {
     }
 }
 
-/// What the WebSocket endpoints share: the GraphQL engine, the keys, the limits, the count of
+/// What the WebSocket endpoints share: the GraphQL engine, who may call, the limits, the count of
 /// connections, and the connections themselves, to close when the server shuts down.
 #[derive(Clone)]
 pub struct Realtime(Arc<Shared>);
 
 pub struct Shared {
     engine: Engine,
-    keys: Arc<KeyRing>,
+    auth: Authenticator,
     limits: Arc<Limits>,
     connections: Arc<Semaphore>,
     fanout: Fanout,
@@ -136,20 +136,16 @@ impl std::ops::Deref for Realtime {
 }
 
 impl Realtime {
-    pub fn new(engine: Engine, keys: Arc<KeyRing>, limits: Limits) -> Self {
+    pub fn new(engine: Engine, auth: Authenticator, limits: Limits) -> Self {
         Realtime(Arc::new(Shared {
             connections: Arc::new(Semaphore::new(limits.max_connections)),
             engine,
-            keys,
+            auth,
             limits: Arc::new(limits),
             fanout: Fanout::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }))
-    }
-
-    fn accepts(&self, key: &str) -> bool {
-        self.keys.accepts(key)
     }
 
     /// Closes every WebSocket (code 1001) and waits until their tasks have ended.
@@ -247,7 +243,7 @@ pub async fn on_realtime(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
-        Ok(ws) => appsync::upgrade(realtime, ws, params.header),
+        Ok(ws) => appsync::upgrade(realtime, ws, params.header).await,
         Err(_) => not_a_websocket(),
     }
 }
@@ -255,7 +251,11 @@ pub async fn on_realtime(
 /// A WebSocket at `GET /graphql` speaks either protocol: `graphql-transport-ws` when the client
 /// asks for it (and is not an AppSync client passing its header as a subprotocol), else
 /// AppSync's `graphql-ws`.
-pub fn on_graphql(realtime: Realtime, header: Option<String>, ws: WebSocketUpgrade) -> Response {
+pub async fn on_graphql(
+    realtime: Realtime,
+    header: Option<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let asks = |protocol: Subprotocol| {
         ws.requested_protocols()
             .any(|p| p.to_str().ok().and_then(|p| p.parse().ok()) == Some(protocol))
@@ -263,7 +263,7 @@ pub fn on_graphql(realtime: Realtime, header: Option<String>, ws: WebSocketUpgra
     if asks(Subprotocol::TransportWs) && appsync::header_protocol(&ws).is_none() {
         transport_ws::upgrade(realtime, ws)
     } else if asks(Subprotocol::AppSync) {
-        appsync::upgrade(realtime, ws, header)
+        appsync::upgrade(realtime, ws, header).await
     } else {
         request_error(
             StatusCode::BAD_REQUEST,

@@ -25,9 +25,17 @@ pub fn addr_of(url: &str) -> String {
 impl Subscriber {
     /// Connects, initialises, and starts `query` as subscription `id`; waits for its ack.
     pub async fn start(addr: &str, key: &str, query: &str) -> Subscriber {
+        Subscriber::start_with(addr, ("x-api-key", key), query).await
+    }
+
+    /// As [`Subscriber::start`], with other credentials (`("Authorization", token)`, say).
+    pub async fn start_with(addr: &str, credentials: (&str, &str), query: &str) -> Subscriber {
+        let (name, value) = credentials;
+        let mut authorization = json!({ "host": addr });
+        authorization[name] = json!(value);
         let header = base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
-            json!({"host": addr, "x-api-key": key}).to_string(),
+            authorization.to_string(),
         );
         let mut request = format!("ws://{addr}/graphql/realtime?header={header}&payload=e30=")
             .into_client_request()
@@ -48,7 +56,7 @@ impl Subscriber {
             "type": "start",
             "payload": {
                 "data": data,
-                "extensions": {"authorization": {"x-api-key": key, "host": addr}},
+                "extensions": {"authorization": authorization},
             },
         });
         subscriber.send(start).await;

@@ -10,34 +10,50 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::messages::{Errors, ServerMessage};
-use crate::graphql::error::{ErrorType, NOT_AUTHORIZED};
+use crate::auth::{AuthError, Authenticated, API_KEY_HEADER, AUTHORIZATION_HEADER};
+use crate::graphql::error::{auth_refused, ErrorType};
 use crate::realtime::connection::{header, Outbox, Outgoing, Protocol};
 use crate::realtime::Realtime;
 
 /// The authorization of the handshake.
 pub enum HandshakeAuth {
-    /// No API key: each `start` must carry one.
+    /// No credentials: each `start` must carry them.
     Absent,
-    Accepted,
-    Refused(&'static str),
+    Accepted(Authenticated),
+    Refused(String),
 }
 
 impl HandshakeAuth {
-    pub fn read(realtime: &Realtime, encoded: Option<&str>) -> Self {
+    pub async fn read(realtime: &Realtime, encoded: Option<&str>) -> Self {
         let Some(encoded) = encoded else {
             return HandshakeAuth::Absent;
         };
         let Some(header_json) = decode_header(encoded) else {
             return HandshakeAuth::Refused(
-                "The authorization header of the handshake is not base64-encoded JSON",
+                "The authorization header of the handshake is not base64-encoded JSON".into(),
             );
         };
-        match header(&header_json, crate::auth::API_KEY_HEADER) {
+        match credentials(realtime, &header_json).await {
             None => HandshakeAuth::Absent,
-            Some(key) if realtime.accepts(key) => HandshakeAuth::Accepted,
-            Some(_) => HandshakeAuth::Refused(NOT_AUTHORIZED),
+            Some(Ok(authenticated)) => HandshakeAuth::Accepted(authenticated),
+            Some(Err(e)) => HandshakeAuth::Refused(auth_refused(&e)),
         }
     }
+}
+
+/// The caller that a header object (the handshake's, or a `start`'s `authorization`) presents:
+/// `None` when it presents no credentials this server reads (an API key, or with accounts a
+/// token in `Authorization`).
+pub async fn credentials(
+    realtime: &Realtime,
+    header_json: &Value,
+) -> Option<Result<Authenticated, AuthError>> {
+    let api_key = header(header_json, API_KEY_HEADER);
+    let authorization = header(header_json, AUTHORIZATION_HEADER);
+    if !realtime.auth.presented(api_key, authorization) {
+        return None;
+    }
+    Some(realtime.auth.caller(api_key, authorization).await)
 }
 
 /// The header of an Amplify-style handshake, from its subprotocol `header-<base64url>`.

@@ -11,9 +11,12 @@
 //! - a bad key in the handshake gets `connection_error`, a bad key in `start` an `error`, both
 //!   `UnauthorizedException` with `errorCode` 401.
 //!
-//! The API key may come in the handshake, in each `start`, or both; the one in `start` wins. A
-//! connection whose handshake had no key is closed (`connection_error`, 401) unless a `start`
-//! with a valid key comes within [`Limits::key_timeout`](super::Limits::key_timeout).
+//! The credentials (the API key, or with accounts a token in `Authorization`) may come in the
+//! handshake, in each `start`, or both; the ones in `start` win. A connection whose handshake had
+//! none is closed (`connection_error`, 401) unless a `start` with valid ones comes within
+//! [`Limits::key_timeout`](super::Limits::key_timeout). A subscription runs with the caller of
+//! its credentials, and one started with a token ends with an `error` (`UnauthorizedException`)
+//! when the token expires.
 //! The messages are typed in [`messages`]; one connection is a [`session::Session`].
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -32,13 +35,13 @@ mod session;
 
 pub(super) use handshake::header_protocol;
 
-pub(super) fn upgrade(
+pub(super) async fn upgrade(
     realtime: Realtime,
     ws: WebSocketUpgrade,
     header: Option<String>,
 ) -> Response {
     let encoded = header.or_else(|| header_protocol(&ws));
-    let auth = HandshakeAuth::read(&realtime, encoded.as_deref());
+    let auth = HandshakeAuth::read(&realtime, encoded.as_deref()).await;
     realtime.upgrade(
         ws,
         Subprotocol::AppSync,
@@ -62,22 +65,23 @@ pub(super) fn upgrade(
                     CLOSE_TRY_AGAIN_LATER,
                 ));
             }
-            let handshake_accepted = match auth {
+            let handshake = match auth {
                 HandshakeAuth::Refused(message) => {
-                    let message = message.to_string();
                     return Err(refusal(
                         ErrorType::Unauthorized,
                         message,
                         CLOSE_POLICY_VIOLATION,
                     ));
                 }
-                HandshakeAuth::Accepted => true,
-                HandshakeAuth::Absent => false,
+                HandshakeAuth::Accepted(authenticated) => Some(authenticated),
+                HandshakeAuth::Absent => None,
             };
             Ok(Session {
                 next_ka: Instant::now() + limits.keep_alive,
-                key_deadline: (!handshake_accepted).then(|| Instant::now() + limits.key_timeout),
-                handshake_accepted,
+                key_deadline: handshake
+                    .is_none()
+                    .then(|| Instant::now() + limits.key_timeout),
+                handshake,
                 outbox,
                 operations: Operations::default(),
                 realtime,

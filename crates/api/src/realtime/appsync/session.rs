@@ -1,26 +1,34 @@
 //! One AppSync real-time connection after its handshake: `connection_init` and `ka`, `start`
 //! and `stop`, and the results of each running subscription.
 
+use std::time::SystemTime;
+
 use async_graphql::{Request, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::handshake::credentials;
 use super::messages::{AckPayload, ClientMessage, Errors, ServerMessage, Unreadable};
-use crate::auth::API_KEY_HEADER;
-use crate::graphql::error::{error_json, response_json, ErrorType, NOT_AUTHORIZED};
-use crate::graphql::request::{parse_request, request_from_value, RequestError};
+use crate::auth::{Authenticated, TokenError};
+use crate::graphql::error::{auth_refused, error_json, response_json, ErrorType, NOT_AUTHORIZED};
+use crate::graphql::request::{parse_request, request_from_value, with_caller, RequestError};
 use crate::graphql::Ready;
 use crate::realtime::connection::{
-    self, header, Framing, Operations, Outbox, Outgoing, Protocol, Started, CLOSE_POLICY_VIOLATION,
+    self, Framing, Operations, Outbox, Outgoing, Protocol, Started, CLOSE_POLICY_VIOLATION,
 };
 use crate::realtime::Realtime;
 
-const FRAMING: Framing = Framing { result, complete };
+const FRAMING: Framing = Framing {
+    result,
+    complete,
+    expired,
+};
 
 pub struct Session {
     pub realtime: Realtime,
-    /// Whether the handshake carried a valid key (a `start` may carry its own).
-    pub handshake_accepted: bool,
+    /// Who the handshake's credentials named, if it carried valid ones (a `start` may carry its
+    /// own).
+    pub handshake: Option<Authenticated>,
     /// Until a key has been accepted (in the handshake or a `start`), when the connection is
     /// closed for want of one: a connection without a key holds a place under the cap for no
     /// longer than [`Limits::key_timeout`](crate::realtime::Limits::key_timeout).
@@ -144,9 +152,9 @@ impl Session {
                 )
                 .await;
         };
-        let ready = match self.check_start(&id, payload) {
+        let (ready, expires_at) = match self.check_start(&id, payload).await {
             Err(answer) => return self.outbox.send(answer).await,
-            Ok(ready) => ready,
+            Ok(started) => started,
         };
         // check_start refused whatever is known not to be a subscription.
         match self
@@ -160,26 +168,38 @@ impl Session {
                 if !self.outbox.send(acked).await {
                     return false;
                 }
+                let outbox = self.outbox.clone();
                 let task =
-                    connection::forward(id.clone(), first, rest, self.outbox.clone(), FRAMING);
+                    connection::forward(id.clone(), first, rest, outbox, FRAMING, expires_at);
                 self.operations.insert(id, task);
                 true
             }
         }
     }
 
-    /// The request of a `start`, or the error that answers it.
-    fn check_start(&mut self, id: &str, payload: &Value) -> Result<Ready, Outgoing> {
+    /// The request of a `start`, with its caller in its data and when its token expires, or the
+    /// error that answers it.
+    async fn check_start(
+        &mut self,
+        id: &str,
+        payload: &Value,
+    ) -> Result<(Ready, Option<SystemTime>), Outgoing> {
         let refuse =
             |error_type, message: &str| ServerMessage::error(Some(id), error_type, message);
-        let presented = header(&payload["extensions"]["authorization"], API_KEY_HEADER);
-        let authorized = match presented {
-            Some(key) => self.realtime.accepts(key),
-            None => self.handshake_accepted,
+        let presented = credentials(&self.realtime, &payload["extensions"]["authorization"]).await;
+        let authenticated = match presented {
+            Some(Ok(authenticated)) => authenticated,
+            Some(Err(e)) => return Err(refuse(ErrorType::Unauthorized, &auth_refused(&e))),
+            None => match &self.handshake {
+                // The handshake's token is no credential once it has expired.
+                Some(a) if a.expires_at.is_some_and(|t| t <= SystemTime::now()) => {
+                    let expired = TokenError::Expired.to_string();
+                    return Err(refuse(ErrorType::Unauthorized, &expired));
+                }
+                Some(a) => a.clone(),
+                None => return Err(refuse(ErrorType::Unauthorized, NOT_AUTHORIZED)),
+            },
         };
-        if !authorized {
-            return Err(refuse(ErrorType::Unauthorized, NOT_AUTHORIZED));
-        }
         self.key_deadline = None;
         if self.operations.is_running(id) {
             return Err(refuse(
@@ -196,6 +216,7 @@ impl Session {
         }
         let request = start_request(payload)
             .map_err(|e| refuse(ErrorType::MalformedHttpRequest, &e.to_string()))?;
+        let request = with_caller(request, authenticated.caller);
         let ready = self
             .realtime
             .engine
@@ -207,7 +228,7 @@ impl Session {
                 "Only subscriptions run on the real-time endpoint; send queries and mutations to POST /graphql",
             ));
         }
-        Ok(ready)
+        Ok((ready, authenticated.expires_at))
     }
 }
 
@@ -228,6 +249,12 @@ fn start_request(payload: &Value) -> Result<Request, RequestError> {
 
 fn complete(id: &str) -> Outgoing {
     Outgoing::message(&ServerMessage::Complete { id })
+}
+
+/// The end of a subscription whose token expired.
+fn expired(id: &str) -> Outgoing {
+    let message = TokenError::Expired.to_string();
+    ServerMessage::error(Some(id), ErrorType::Unauthorized, &message)
 }
 
 /// One result of an operation: `data` (with `errors` beside it, if any), or an `error` when

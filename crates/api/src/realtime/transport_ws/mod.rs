@@ -1,8 +1,13 @@
 //! The GraphQL over WebSocket protocol (subprotocol `graphql-transport-ws`), as npm's
-//! `graphql-ws` speaks it: `connection_init` with the API key in its payload
-//! (`{"x-api-key": "..."}`), `connection_ack`, `ping`/`pong`, `subscribe`, `next`, `error`,
-//! `complete`, and the protocol's close codes (4403 for a bad key). Queries and mutations run
-//! too, as the protocol allows. The messages are typed in [`messages`].
+//! `graphql-ws` speaks it: `connection_init` with the credentials in its payload
+//! (`{"x-api-key": "..."}`, or with accounts `{"Authorization": "<JWT>"}`), `connection_ack`,
+//! `ping`/`pong`, `subscribe`, `next`, `error`, `complete`, and the protocol's close codes (4403
+//! for refused credentials, the reason saying why). Queries and mutations run too, as the
+//! protocol allows, with the connection's caller. An operation of a connection signed in with a
+//! token ends with an `error` (`UnauthorizedException`) when the token expires; later ones are
+//! refused so.
+
+use std::time::SystemTime;
 
 use async_graphql::Response;
 use axum::extract::ws::WebSocketUpgrade;
@@ -15,9 +20,9 @@ use super::connection::{
     CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER,
 };
 use super::{Realtime, Subprotocol};
-use crate::auth::API_KEY_HEADER;
-use crate::graphql::error::{error_json, response_json, ErrorType};
-use crate::graphql::request::request_from_value;
+use crate::auth::{Authenticated, TokenError, API_KEY_HEADER, AUTHORIZATION_HEADER};
+use crate::graphql::error::{auth_refused, error_json, response_json, ErrorType};
+use crate::graphql::request::{request_from_value, with_caller};
 use messages::{ClientMessage, ServerMessage};
 
 mod messages;
@@ -29,7 +34,11 @@ const CLOSE_INIT_TIMEOUT: u16 = 4408;
 const CLOSE_DUPLICATE: u16 = 4409;
 const CLOSE_TOO_MANY_INITS: u16 = 4429;
 
-const FRAMING: Framing = Framing { result, complete };
+const FRAMING: Framing = Framing {
+    result,
+    complete,
+    expired,
+};
 
 pub(super) fn upgrade(realtime: Realtime, ws: WebSocketUpgrade) -> HttpResponse {
     realtime.upgrade(
@@ -47,7 +56,7 @@ pub(super) fn upgrade(realtime: Realtime, ws: WebSocketUpgrade) -> HttpResponse 
                 init_deadline: Instant::now() + realtime.limits.init_timeout,
                 realtime,
                 outbox,
-                acknowledged: false,
+                caller: None,
                 operations: Operations::default(),
             })
         },
@@ -81,7 +90,8 @@ impl Protocol for Full {
 struct Session {
     realtime: Realtime,
     outbox: Outbox,
-    acknowledged: bool,
+    /// Who `connection_init` named: `Some` once acknowledged.
+    caller: Option<Authenticated>,
     operations: Operations,
     init_deadline: Instant,
 }
@@ -95,7 +105,7 @@ impl Protocol for Session {
     }
 
     fn next_timer(&self) -> Option<Instant> {
-        (!self.acknowledged).then_some(self.init_deadline)
+        self.caller.is_none().then_some(self.init_deadline)
     }
 
     async fn on_timer(&mut self) -> bool {
@@ -128,26 +138,46 @@ impl Protocol for Session {
 
 impl Session {
     async fn init(&mut self, payload: &Value) -> bool {
-        if self.acknowledged {
+        if self.caller.is_some() {
             return self
                 .outbox
                 .close(CLOSE_TOO_MANY_INITS, "Too many initialisation requests")
                 .await;
         }
-        let key = header(payload, API_KEY_HEADER);
-        if !key.is_some_and(|k| self.realtime.accepts(k)) {
-            return self.outbox.close(CLOSE_FORBIDDEN, "Forbidden").await;
+        let api_key = header(payload, API_KEY_HEADER);
+        let authorization = header(payload, AUTHORIZATION_HEADER);
+        let refused = match self.realtime.auth.caller(api_key, authorization).await {
+            Ok(authenticated) => {
+                self.caller = Some(authenticated);
+                None
+            }
+            // As before accounts: a missing or wrong key is just "Forbidden".
+            Err(e @ crate::auth::AuthError::Token(_)) => {
+                Some(format!("Forbidden: {}", auth_refused(&e)))
+            }
+            Err(_) => Some("Forbidden".to_string()),
+        };
+        if let Some(mut reason) = refused {
+            // A close frame's reason holds at most 123 bytes.
+            while reason.len() > 123 {
+                reason.pop();
+            }
+            return self.outbox.close(CLOSE_FORBIDDEN, &reason).await;
         }
-        self.acknowledged = true;
         self.outbox
             .send(Outgoing::message(&ServerMessage::ConnectionAck))
             .await
     }
 
     async fn subscribe(&mut self, id: String, payload: Value) -> bool {
-        if !self.acknowledged {
+        let Some(caller) = &self.caller else {
             return self.outbox.close(CLOSE_UNAUTHORIZED, "Unauthorized").await;
+        };
+        let expires_at = caller.expires_at;
+        if expires_at.is_some_and(|t| t <= SystemTime::now()) {
+            return self.outbox.send(expired(&id)).await;
         }
+        let caller = caller.caller.clone();
         if self.operations.is_running(&id) {
             let reason = format!("Subscriber for {id} already exists");
             return self.outbox.close(CLOSE_DUPLICATE, &reason).await;
@@ -161,7 +191,7 @@ impl Session {
                 .await;
         }
         let request = match request_from_value(payload) {
-            Ok(request) => request,
+            Ok(request) => with_caller(request, caller),
             Err(e) => {
                 let message = e.to_string();
                 return self
@@ -182,8 +212,9 @@ impl Session {
         {
             Started::Failed(response) => self.outbox.send(result(&id, &response)).await,
             Started::Running(first, rest) => {
+                let outbox = self.outbox.clone();
                 let task =
-                    connection::forward(id.clone(), first, rest, self.outbox.clone(), FRAMING);
+                    connection::forward(id.clone(), first, rest, outbox, FRAMING, expires_at);
                 self.operations.insert(id, task);
                 true
             }
@@ -193,6 +224,15 @@ impl Session {
 
 fn complete(id: &str) -> Outgoing {
     Outgoing::message(&ServerMessage::Complete { id })
+}
+
+/// The end of an operation whose token expired.
+fn expired(id: &str) -> Outgoing {
+    error(
+        id,
+        ErrorType::Unauthorized,
+        &TokenError::Expired.to_string(),
+    )
 }
 
 fn error(id: &str, error_type: ErrorType, message: &str) -> Outgoing {
