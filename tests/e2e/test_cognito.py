@@ -27,6 +27,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.appsync_auth import AppSyncJWTAuthentication
+from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("TRAINERS_BIN", ROOT / "target" / "debug" / "trainers"))
@@ -323,14 +326,71 @@ def test_the_api_key_reads_but_may_not_create(server, pool):
 
 
 def test_a_tampered_token_and_another_pools_token_are_refused(server, pool, other_pool):
-    header, payload, signature = pool.access("joe").split(".")
+    header, _, signature = pool.access("joe").split(".")
     forged = claims(pool.access("joe")) | {"username": "jane", "sub": pool.sub("jane")}
     forged_payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
     tampered = f"{header}.{forged_payload}.{signature}"
-    assert "signature" in assert_401(server.create("Mallory", token=tampered))
+    assert assert_401(server.create("Mallory", token=tampered)) == "The token's signature is not valid"
 
     # Same key as every moto pool (so the signature verifies); another iss.
     foreign = other_pool.access("jane")
     assert claims(foreign)["iss"] != pool.issuer
-    assert_401(server.create("Mallory", token=foreign))
+    assert assert_401(server.create("Mallory", token=foreign)) == (
+        "The token was not issued by the configured issuer")
     assert_401(server.create("Mallory", token=foreign, key=KEY))  # a token decides, key or not
+
+
+def test_a_signed_in_subscriber_hears_the_owners_update_not_a_refused_one(server, pool):
+    """gql's AppSync transport with AppSyncJWTAuthentication: joe's access token in the
+    handshake's header, where the API key would go."""
+    trainer = created(server.create("Ada", token=pool.access("jane")))
+
+    async def scenario():
+        auth = AppSyncJWTAuthentication(host=server.addr, jwt=pool.access("joe"))
+        transport = AppSyncWebsocketsTransport(
+            url=f"ws://{server.addr}/graphql/realtime", auth=auth)
+        async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+            events: asyncio.Queue = asyncio.Queue()
+
+            async def listen():
+                request = GraphQLRequest(
+                    "subscription ($id: ID) { onUpdateTrainer(id: $id) { id age owner } }",
+                    variable_values={"id": trainer["id"]})
+                try:
+                    async for data in session.subscribe(request):
+                        await events.put(data["onUpdateTrainer"])
+                except Exception as error:  # handed to the test, which raises it
+                    await events.put(error)
+
+            async def next_event(timeout: float = 10):
+                event = await asyncio.wait_for(events.get(), timeout)
+                if isinstance(event, Exception):
+                    raise event
+                return event
+
+            listener = asyncio.create_task(listen())
+            # gql does not tell when the subscription is acknowledged: jane updates until heard.
+            for warmup_age in range(20, 120):
+                await asyncio.to_thread(server.update, trainer["id"], warmup_age,
+                                        token=pool.access("jane"))
+                try:
+                    await next_event(timeout=0.2)
+                    break
+                except asyncio.TimeoutError:
+                    continue
+            else:
+                raise AssertionError("the subscription never delivered an event")
+
+            refused = await asyncio.to_thread(server.update, trainer["id"], 99,
+                                              token=pool.access("joe"))
+            assert_unauthorized(refused, "updateTrainers")
+            await asyncio.to_thread(server.update, trainer["id"], 17, token=pool.id_token("jane"))
+            while True:
+                event = await next_event()
+                assert event["age"] != 99, "a refused update was heard"
+                if event["age"] == 17:
+                    assert event == {"id": trainer["id"], "age": 17, "owner": trainer["owner"]}
+                    break
+            listener.cancel()
+
+    asyncio.run(scenario())
