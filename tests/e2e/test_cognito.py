@@ -394,3 +394,18 @@ def test_a_signed_in_subscriber_hears_the_owners_update_not_a_refused_one(server
             listener.cancel()
 
     asyncio.run(scenario())
+
+
+def test_a_token_for_another_app_client_of_the_pool_is_refused(server, pool):
+    other_client = pool.idp.create_user_pool_client(
+        UserPoolId=pool.id, ClientName="other-app", GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    tokens = pool.idp.initiate_auth(
+        ClientId=other_client, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "jane", "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+    assert claims(tokens["AccessToken"])["iss"] == pool.issuer
+    for token in (tokens["AccessToken"], tokens["IdToken"]):  # client_id, then aud
+        assert assert_401(server.create("Mallory", token=token)) == (
+            "The token was not issued to an accepted client")
