@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end tests with real AppSync clients, unchanged, against a real `trainers serve`:
-# AWS Amplify JS v6 in Node (tests/e2e/amplify), Apollo Client with AWS's AppSync links in Node
+# AWS Amplify JS v6 in Node (tests/e2e/amplify; amplify-auth.e2e.mjs signs in against moto's
+# Cognito, started from .venv), Apollo Client with AWS's AppSync links in Node
 # (tests/e2e/apollo), and Amplify in a page in Chromium (tests/e2e/browser). The server is
 # TRAINERS_BIN (default target/debug/trainers), with TLS on its port: this script makes the
 # certificate with `trainers tls create` and starts node trusting it (NODE_EXTRA_CA_CERTS), as a
@@ -27,5 +28,6 @@ export NODE_EXTRA_CA_CERTS="$work/tls/ca.pem"
 # leaves a 15 s timer behind each connection_init, which would keep node alive after the tests.
 node --test --test-reporter=tap --test-concurrency=1 --test-force-exit --test-timeout=120000 \
   tests/e2e/amplify/amplify.e2e.mjs \
+  tests/e2e/amplify/amplify-auth.e2e.mjs \
   tests/e2e/apollo/apollo.e2e.mjs \
   tests/e2e/browser/browser.e2e.mjs

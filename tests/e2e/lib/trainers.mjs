@@ -59,13 +59,14 @@ export function makeCertificate(dir) {
 
 /**
  * `trainers serve` on a free loopback port and a fresh data directory, with TLS when `tls` is
- * true (`bin`: another binary than TRAINERS_BIN). Resolves once it has printed where it listens:
- * its first line, and with TLS the second.
+ * true (`bin`: another binary than TRAINERS_BIN; `extra`: more flags, such as --auth-issuer).
+ * Resolves once it has printed where it listens: its first line, and with TLS the second.
  */
-export async function startServer({ keys, tls = true, bin = binary }) {
+export async function startServer({ keys, tls = true, bin = binary, extra = [] }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'trainers-e2e-clients-'));
   const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', join(dataDir, 'data')];
   for (const key of keys) args.push('--api-key', key);
+  args.push(...extra);
   if (tls) {
     const files = tlsFiles();
     args.push('--tls-cert', files.cert, '--tls-key', files.key);

@@ -1,0 +1,254 @@
+// Accounts end to end with AWS Amplify JS v6 in Node (aws-amplify, pinned in package.json),
+// unchanged: Amplify's own Auth signs in against moto's Cognito (moto_server, cognito-idp, run
+// from .venv as scripts/moto-server.py), and generateClient with authMode 'userPool' sends the
+// user's token to `trainers serve --auth-issuer … --auth-jwks-url …` over https.
+//
+// moto's Cognito is reached at http://127.0.0.1:PORT through Amplify's `userPoolEndpoint`; the
+// pool, its app client, the group Admins and the users are made with plain AWS JSON requests
+// (moto accepts them unsigned). moto writes the AWS form in `iss`
+// (https://cognito-idp.us-east-1.amazonaws.com/POOL_ID) and serves the keys at
+// <moto>/POOL_ID/.well-known/jwks.json, hence --auth-jwks-url (see tests/e2e/test_cognito.py).
+//
+// Run: bash scripts/e2e-clients.sh (it makes the certificate, and starts node trusting it).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Amplify } from 'aws-amplify';
+import { generateClient } from 'aws-amplify/api';
+import { fetchAuthSession, signIn, signOut } from 'aws-amplify/auth';
+import WebSocket from 'ws';
+import { EventQueue, assertNodeTrustsLocalCa, post, root, startServer, within } from '../lib/trainers.mjs';
+
+globalThis.WebSocket ??= WebSocket;
+
+const KEY = 'da2-e2eamplifyauthkey0000000';
+const PASSWORD = 'Pass-word-1!';
+const REGION = 'us-east-1';
+const FIELDS = 'id firstName lastName age owner version';
+
+let moto;
+let motoUrl;
+let pool;
+let server;
+
+async function freePort() {
+  const probe = createServer();
+  await new Promise((resolvePromise) => probe.listen(0, '127.0.0.1', resolvePromise));
+  const { port } = probe.address();
+  await new Promise((resolvePromise) => probe.close(resolvePromise));
+  return port;
+}
+
+/** One cognito-idp call on moto, AWS JSON protocol, unsigned (moto does not check). */
+async function idp(action, body) {
+  const response = await fetch(motoUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `AWSCognitoIdentityProviderService.${action}`,
+      authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${REGION}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 200, `${action}: ${text}`);
+  return text ? JSON.parse(text) : {};
+}
+
+async function startMoto() {
+  const port = await freePort();
+  const python = join(root, '.venv', 'bin', 'python');
+  assert.ok(existsSync(python), `${python} is missing: moto[server] comes from .venv (bash scripts/setup-tools.sh)`);
+  moto = spawn(python, [join(root, 'scripts', 'moto-server.py'), '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  moto.stderr.on('data', (chunk) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  // Killed whatever happens, even when node is made to exit (--test-force-exit).
+  process.on('exit', () => moto?.kill('SIGKILL'));
+  motoUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const response = await fetch(`${motoUrl}/moto-api/`);
+      await response.arrayBuffer();
+      return;
+    } catch {
+      if (moto.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`moto_server did not start: ${stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function makePool(users) {
+  const id = (await idp('CreateUserPool', { PoolName: 'trainers-amplify' })).UserPool.Id;
+  const clientId = (
+    await idp('CreateUserPoolClient', {
+      UserPoolId: id,
+      ClientName: 'amplify-web',
+      GenerateSecret: false,
+      ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+    })
+  ).UserPoolClient.ClientId;
+  await idp('CreateGroup', { UserPoolId: id, GroupName: 'Admins' });
+  for (const [username, groups] of Object.entries(users)) {
+    await idp('AdminCreateUser', {
+      UserPoolId: id,
+      Username: username,
+      TemporaryPassword: 'Temp-pass-1!',
+      MessageAction: 'SUPPRESS',
+    });
+    await idp('AdminSetUserPassword', { UserPoolId: id, Username: username, Password: PASSWORD, Permanent: true });
+    for (const group of groups) {
+      await idp('AdminAddUserToGroup', { UserPoolId: id, Username: username, GroupName: group });
+    }
+  }
+  return {
+    id,
+    clientId,
+    issuer: `https://cognito-idp.${REGION}.amazonaws.com/${id}`,
+    jwksUrl: `${motoUrl}/${id}/.well-known/jwks.json`,
+  };
+}
+
+async function waitUntilReady(addr) {
+  // /readyz is 503 until the issuer's keys were fetched.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const response = await fetch(`http://${addr}/readyz`);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // not yet
+    }
+    assert.ok(Date.now() < deadline, 'trainers serve never got ready (the issuer\'s keys?)');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  assertNodeTrustsLocalCa();
+  await startMoto();
+  pool = await makePool({ jane: [], joe: [], ann: ['Admins'] });
+  server = await startServer({
+    keys: [KEY],
+    extra: [
+      '--auth-issuer', pool.issuer,
+      '--auth-client-id', pool.clientId,
+      '--auth-jwks-url', pool.jwksUrl,
+      '--admin-group', 'Admins',
+    ],
+  });
+  await waitUntilReady(server.addr);
+  Amplify.configure({
+    Auth: {
+      Cognito: {
+        userPoolId: pool.id,
+        userPoolClientId: pool.clientId,
+        userPoolEndpoint: motoUrl,
+      },
+    },
+    API: {
+      GraphQL: {
+        endpoint: server.https,
+        region: REGION,
+        defaultAuthMode: 'userPool',
+      },
+    },
+  });
+});
+
+after(async () => {
+  try {
+    await signOut().catch(() => {});
+    await server?.stop();
+  } finally {
+    if (moto && moto.exitCode === null && moto.signalCode === null) {
+      const exited = new Promise((r) => moto.once('exit', r));
+      moto.kill('SIGTERM');
+      await exited;
+    }
+  }
+});
+
+/** Signs `username` in with Amplify (USER_PASSWORD_AUTH); resolves with the access token's claims. */
+async function signInAs(username) {
+  await signOut();
+  const result = await signIn({ username, password: PASSWORD, options: { authFlowType: 'USER_PASSWORD_AUTH' } });
+  assert.equal(result.isSignedIn, true, JSON.stringify(result.nextStep));
+  assert.equal(result.nextStep.signInStep, 'DONE');
+  const { tokens } = await fetchAuthSession();
+  return tokens.accessToken.payload;
+}
+
+const CREATE = `mutation Create($firstName: String!, $age: Int!) {
+  createTrainer(firstName: $firstName, lastName: "Amplify", age: $age) { ${FIELDS} }
+}`;
+const GET = `query Get($id: ID!) { getTrainer(id: $id) { ${FIELDS} } }`;
+const UPDATE = `mutation Update($id: ID!, $age: Int) { updateTrainers(id: $id, age: $age) { ${FIELDS} } }`;
+
+/** The GraphQL errors of a rejected Amplify call (Amplify throws the whole result). */
+async function errorsOf(call) {
+  try {
+    await call;
+  } catch (thrown) {
+    assert.ok(Array.isArray(thrown.errors), `not a GraphQL result: ${thrown}`);
+    return thrown;
+  }
+  assert.fail('Amplify did not throw');
+}
+
+test('Amplify signs in against moto\'s Cognito; its token reads, and creates a trainer she owns', async () => {
+  const claims = await signInAs('jane');
+  assert.equal(claims.iss, pool.issuer);
+  assert.equal(claims.username, 'jane');
+  assert.equal(claims.client_id, pool.clientId);
+
+  const client = generateClient({ authMode: 'userPool' });
+  const page = await client.graphql({ query: 'query { allTrainers(limit: 5) { items { id } nextToken } }' });
+  assert.deepEqual(page.data.allTrainers, { items: [], nextToken: null });
+
+  const { data } = await client.graphql({ query: CREATE, variables: { firstName: 'Ada', age: 36 } });
+  const created = data.createTrainer;
+  assert.equal(created.owner, `${claims.sub}::jane`);
+  assert.equal(created.version, 1);
+
+  const got = await client.graphql({ query: GET, variables: { id: created.id } });
+  assert.deepEqual(got.data.getTrainer, created);
+
+  const updated = await client.graphql({ query: UPDATE, variables: { id: created.id, age: 37 } });
+  assert.equal(updated.data.updateTrainers.age, 37);
+  assert.equal(updated.data.updateTrainers.owner, created.owner);
+});
+
+test('another user\'s update of her trainer: Amplify surfaces Unauthorized, nothing changes', async () => {
+  await signInAs('jane');
+  const client = generateClient({ authMode: 'userPool' });
+  const trainer = (await client.graphql({ query: CREATE, variables: { firstName: 'Grace', age: 45 } })).data
+    .createTrainer;
+
+  await signInAs('joe');
+  const refused = await errorsOf(client.graphql({ query: UPDATE, variables: { id: trainer.id, age: 99 } }));
+  assert.deepEqual(refused.data, { updateTrainers: null });
+  assert.equal(refused.errors.length, 1);
+  assert.equal(refused.errors[0].errorType, 'Unauthorized');
+  assert.equal(refused.errors[0].message, 'Not Authorized to access updateTrainers on type Mutation');
+
+  const still = await post(server.http, KEY, GET, { id: trainer.id });
+  assert.deepEqual(still.body.data.getTrainer, trainer);
+
+  // ann is in Admins: her update goes through, the owner stays jane.
+  await signInAs('ann');
+  const byAdmin = await client.graphql({ query: UPDATE, variables: { id: trainer.id, age: 46 } });
+  assert.equal(byAdmin.data.updateTrainers.age, 46);
+  assert.equal(byAdmin.data.updateTrainers.owner, trainer.owner);
+});
