@@ -1,7 +1,8 @@
 // Accounts end to end with AWS Amplify JS v6 in Node (aws-amplify, pinned in package.json),
 // unchanged: Amplify's own Auth signs in against moto's Cognito (moto_server, cognito-idp, run
 // from .venv as scripts/moto-server.py), and generateClient with authMode 'userPool' sends the
-// user's token to `trainers serve --auth-issuer … --auth-jwks-url …` over https.
+// user's token to `trainers serve --auth-issuer … --auth-jwks-url …` over https, and a
+// subscription carries it in the real-time handshake (wss).
 //
 // moto's Cognito is reached at http://127.0.0.1:PORT through Amplify's `userPoolEndpoint`; the
 // pool, its app client, the group Admins and the users are made with plain AWS JSON requests
@@ -20,10 +21,25 @@ import { join } from 'node:path';
 import { Amplify } from 'aws-amplify';
 import { generateClient } from 'aws-amplify/api';
 import { fetchAuthSession, signIn, signOut } from 'aws-amplify/auth';
+import { Hub } from 'aws-amplify/utils';
 import WebSocket from 'ws';
 import { EventQueue, assertNodeTrustsLocalCa, post, root, startServer, within } from '../lib/trainers.mjs';
 
-globalThis.WebSocket ??= WebSocket;
+// Node 20 has no WebSocket: Amplify's documented fix is ws. This subclass only records the URL
+// and subprotocols Amplify opens, to read the handshake's header; it changes nothing.
+const opened = [];
+globalThis.WebSocket = class RecordingWebSocket extends WebSocket {
+  constructor(url, protocols) {
+    opened.push({ url: String(url), protocols });
+    super(url, protocols);
+  }
+};
+
+// Subscription acknowledgements (start_ack) as Amplify announces them on its Hub.
+const acks = new EventQueue();
+Hub.listen('api', ({ payload }) => {
+  if (payload.event === 'Subscription ack') acks.push(payload.data);
+});
 
 const KEY = 'da2-e2eamplifyauthkey0000000';
 const PASSWORD = 'Pass-word-1!';
@@ -251,4 +267,46 @@ test('another user\'s update of her trainer: Amplify surfaces Unauthorized, noth
   const byAdmin = await client.graphql({ query: UPDATE, variables: { id: trainer.id, age: 46 } });
   assert.equal(byAdmin.data.updateTrainers.age, 46);
   assert.equal(byAdmin.data.updateTrainers.owner, trainer.owner);
+});
+
+test('a subscriber signed in with Amplify hears the owner\'s update, not a refused one', async () => {
+  const janeClaims = await signInAs('jane');
+  const client = generateClient({ authMode: 'userPool' });
+  const trainer = (await client.graphql({ query: CREATE, variables: { firstName: 'Hedy', age: 40 } })).data
+    .createTrainer;
+
+  const events = new EventQueue();
+  const errors = new EventQueue();
+  const before = opened.length;
+  const subscription = client
+    .graphql({
+      query: 'subscription OnUpdate($id: ID) { onUpdateTrainer(id: $id) { id age owner } }',
+      variables: { id: trainer.id },
+    })
+    .subscribe({ next: (event) => events.push(event), error: (error) => errors.push(error) });
+  try {
+    await within(10_000, acks.next(), 'start_ack of onUpdateTrainer');
+    // Amplify put jane's access token in the handshake's header, where the API key would go.
+    const socket = opened[before];
+    assert.equal(socket.url, `wss://${server.addr}/graphql/realtime`);
+    const header = JSON.parse(Buffer.from(socket.protocols[1].slice('header-'.length), 'base64url'));
+    assert.equal(header.host, server.addr);
+    const tokenClaims = JSON.parse(Buffer.from(header.Authorization.split('.')[1], 'base64url'));
+    assert.equal(tokenClaims.sub, janeClaims.sub);
+
+    await client.graphql({ query: UPDATE, variables: { id: trainer.id, age: 41 } });
+    assert.deepEqual((await events.next()).data.onUpdateTrainer, { id: trainer.id, age: 41, owner: trainer.owner });
+
+    await signInAs('joe');
+    const refused = await errorsOf(client.graphql({ query: UPDATE, variables: { id: trainer.id, age: 99 } }));
+    assert.equal(refused.errors[0].errorType, 'Unauthorized');
+
+    await signInAs('jane');
+    await client.graphql({ query: UPDATE, variables: { id: trainer.id, age: 42 } });
+    // The next event is jane's 42: the refused 99 was never published.
+    assert.deepEqual((await events.next()).data.onUpdateTrainer, { id: trainer.id, age: 42, owner: trainer.owner });
+    assert.equal(errors.items.length, 0, JSON.stringify(errors.items));
+  } finally {
+    subscription.unsubscribe();
+  }
 });
