@@ -5,25 +5,20 @@
 // subscription carries it in the real-time handshake (wss).
 //
 // moto's Cognito is reached at http://127.0.0.1:PORT through Amplify's `userPoolEndpoint`; the
-// pool, its app client, the group Admins and the users are made with plain AWS JSON requests
-// (moto accepts them unsigned). moto writes the AWS form in `iss`
-// (https://cognito-idp.us-east-1.amazonaws.com/POOL_ID) and serves the keys at
-// <moto>/POOL_ID/.well-known/jwks.json, hence --auth-jwks-url (see tests/e2e/test_cognito.py).
+// pool, its app client, the group Admins and the users are made by tests/e2e/lib/cognito.mjs
+// with plain AWS JSON requests (moto accepts them unsigned).
 //
 // Run: bash scripts/e2e-clients.sh (it makes the certificate, and starts node trusting it).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Amplify } from 'aws-amplify';
 import { generateClient } from 'aws-amplify/api';
 import { fetchAuthSession, signIn, signOut } from 'aws-amplify/auth';
 import { Hub } from 'aws-amplify/utils';
 import WebSocket from 'ws';
-import { EventQueue, assertNodeTrustsLocalCa, post, root, startServer, within } from '../lib/trainers.mjs';
+import { EventQueue, assertNodeTrustsLocalCa, post, startServer, within } from '../lib/trainers.mjs';
+import { PASSWORD, REGION, authFlags, makePool, startMoto, waitUntilReady } from '../lib/cognito.mjs';
 
 // Node 20 has no WebSocket: Amplify's documented fix is ws. This subclass only records the URL
 // and subprotocols Amplify opens, to read the handshake's header; it changes nothing.
@@ -42,135 +37,24 @@ Hub.listen('api', ({ payload }) => {
 });
 
 const KEY = 'da2-e2eamplifyauthkey0000000';
-const PASSWORD = 'Pass-word-1!';
-const REGION = 'us-east-1';
 const FIELDS = 'id firstName lastName age owner version';
 
 let moto;
-let motoUrl;
 let pool;
 let server;
 
-async function freePort() {
-  const probe = createServer();
-  await new Promise((resolvePromise) => probe.listen(0, '127.0.0.1', resolvePromise));
-  const { port } = probe.address();
-  await new Promise((resolvePromise) => probe.close(resolvePromise));
-  return port;
-}
-
-/** One cognito-idp call on moto, AWS JSON protocol, unsigned (moto does not check). */
-async function idp(action, body) {
-  const response = await fetch(motoUrl, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': `AWSCognitoIdentityProviderService.${action}`,
-      authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${REGION}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  assert.equal(response.status, 200, `${action}: ${text}`);
-  return text ? JSON.parse(text) : {};
-}
-
-async function startMoto() {
-  const port = await freePort();
-  const python = join(root, '.venv', 'bin', 'python');
-  assert.ok(existsSync(python), `${python} is missing: moto[server] comes from .venv (bash scripts/setup-tools.sh)`);
-  moto = spawn(python, [join(root, 'scripts', 'moto-server.py'), '-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  moto.stderr.on('data', (chunk) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
-  // Killed whatever happens, even when node is made to exit (--test-force-exit).
-  process.on('exit', () => moto?.kill('SIGKILL'));
-  motoUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const response = await fetch(`${motoUrl}/moto-api/`);
-      await response.arrayBuffer();
-      return;
-    } catch {
-      if (moto.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`moto_server did not start: ${stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-async function makePool(users) {
-  const id = (await idp('CreateUserPool', { PoolName: 'trainers-amplify' })).UserPool.Id;
-  const clientId = (
-    await idp('CreateUserPoolClient', {
-      UserPoolId: id,
-      ClientName: 'amplify-web',
-      GenerateSecret: false,
-      ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
-    })
-  ).UserPoolClient.ClientId;
-  await idp('CreateGroup', { UserPoolId: id, GroupName: 'Admins' });
-  for (const [username, groups] of Object.entries(users)) {
-    await idp('AdminCreateUser', {
-      UserPoolId: id,
-      Username: username,
-      TemporaryPassword: 'Temp-pass-1!',
-      MessageAction: 'SUPPRESS',
-    });
-    await idp('AdminSetUserPassword', { UserPoolId: id, Username: username, Password: PASSWORD, Permanent: true });
-    for (const group of groups) {
-      await idp('AdminAddUserToGroup', { UserPoolId: id, Username: username, GroupName: group });
-    }
-  }
-  return {
-    id,
-    clientId,
-    issuer: `https://cognito-idp.${REGION}.amazonaws.com/${id}`,
-    jwksUrl: `${motoUrl}/${id}/.well-known/jwks.json`,
-  };
-}
-
-async function waitUntilReady(addr) {
-  // /readyz is 503 until the issuer's keys were fetched.
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const response = await fetch(`http://${addr}/readyz`);
-      await response.arrayBuffer();
-      if (response.ok) return;
-    } catch {
-      // not yet
-    }
-    assert.ok(Date.now() < deadline, 'trainers serve never got ready (the issuer\'s keys?)');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 before(async () => {
   assertNodeTrustsLocalCa();
-  await startMoto();
-  pool = await makePool({ jane: [], joe: [], ann: ['Admins'] });
-  server = await startServer({
-    keys: [KEY],
-    extra: [
-      '--auth-issuer', pool.issuer,
-      '--auth-client-id', pool.clientId,
-      '--auth-jwks-url', pool.jwksUrl,
-      '--admin-group', 'Admins',
-    ],
-  });
+  moto = await startMoto();
+  pool = await makePool(moto, { jane: [], joe: [], ann: ['Admins'] }, 'trainers-amplify');
+  server = await startServer({ keys: [KEY], extra: authFlags(pool) });
   await waitUntilReady(server.addr);
   Amplify.configure({
     Auth: {
       Cognito: {
         userPoolId: pool.id,
         userPoolClientId: pool.clientId,
-        userPoolEndpoint: motoUrl,
+        userPoolEndpoint: moto.url,
       },
     },
     API: {
@@ -188,11 +72,7 @@ after(async () => {
     await signOut().catch(() => {});
     await server?.stop();
   } finally {
-    if (moto && moto.exitCode === null && moto.signalCode === null) {
-      const exited = new Promise((r) => moto.once('exit', r));
-      moto.kill('SIGTERM');
-      await exited;
-    }
+    await moto?.stop();
   }
 });
 
