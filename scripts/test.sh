@@ -51,7 +51,7 @@ echo "== CDK app (infra/): pytest on the synthesized template, cdk-nag, one real
   ../.venv/bin/python -m pytest -q -p no:cacheprovider tests) 2>&1 | tee "$LOGS/pytest.log"
 tally_cargo "$LOGS/pytest.log" # pytest's summary has the same "N passed, M failed"
 
-echo "== Real-time end to end (tests/e2e): gql's AppSync transport and npm's graphql-ws against trainers serve; moto's Cognito issuing tokens"
+echo "== Real-time end to end (tests/e2e): gql's AppSync transport and npm's graphql-ws against trainers serve; moto's Cognito and oauth2-mock-server issuing tokens"
 cargo build --quiet -p trainers-cli
 export TRAINERS_BIN="$PWD/target/debug/trainers"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee "$LOGS/e2e-pytest.log"
