@@ -1,5 +1,5 @@
 // Accounts end to end in a real browser: a page using AWS Amplify JS v6 (page-auth/, bundled
-// with esbuild as browser.e2e.mjs bundles its page) signs in against moto's Cognito
+// with esbuild like browser.e2e.mjs's page, by chromium.mjs) signs in against moto's Cognito
 // (userPoolEndpoint, USER_PASSWORD_AUTH) and, with authMode 'userPool', edits only its own
 // trainer on a real `trainers serve --auth-issuer … --auth-jwks-url …` over https. Debian's
 // Chromium, driven by playwright-core, trusts the local CA through an NSS database; the page
@@ -10,29 +10,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { bundle, homeTrusting, launch, serveSite } from './chromium.mjs';
 import { post, startServer, tlsFiles } from '../lib/trainers.mjs';
 import { PASSWORD, authFlags, claimsOf, makePool, startMoto, waitUntilReady } from '../lib/cognito.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const KEY = 'da2-e2ebrowserauthkey0000000';
 const FIELDS = 'id firstName lastName age owner version';
 
@@ -42,53 +28,15 @@ let server;
 let site;
 let work;
 
-/** A static server on 127.0.0.1 for the page, its bundle and its configuration. */
-async function serveSite(files) {
-  const http = createServer((request, response) => {
-    const name = new URL(request.url, 'http://x').pathname.slice(1) || 'index.html';
-    const file = files[name];
-    if (!file) {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
-  });
-  await new Promise((done) => http.listen(0, '127.0.0.1', done));
-  return {
-    url: `http://127.0.0.1:${http.address().port}/`,
-    close: () => new Promise((done) => http.close(done)),
-  };
-}
-
-/** A HOME whose NSS database trusts the local CA for TLS servers, as `trainers tls create` says. */
-function homeTrustingLocalCa() {
-  const home = mkdtempSync(join(work, 'home-'));
-  const db = join(home, '.pki', 'nssdb');
-  mkdirSync(db, { recursive: true });
-  execFileSync('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
-  execFileSync('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'trainers-local-ca', '-i', tlsFiles().ca]);
-  return home;
-}
-
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'trainers-e2e-browser-auth-'));
   moto = await startMoto();
   pool = await makePool(moto, { jane: [], joe: [] }, 'trainers-browser');
   server = await startServer({ keys: [KEY], extra: authFlags(pool) });
   await waitUntilReady(server.addr);
-  const bundled = await build({
-    entryPoints: [join(here, 'page-auth', 'app.mjs')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    logLevel: 'silent',
-  });
   site = await serveSite({
     'index.html': { type: 'text/html; charset=utf-8', body: readFileSync(join(here, 'page-auth', 'index.html')) },
-    'app.js': { type: 'text/javascript; charset=utf-8', body: bundled.outputFiles[0].contents },
+    'app.js': { type: 'text/javascript; charset=utf-8', body: await bundle(join(here, 'page-auth', 'app.mjs')) },
     'config.json': {
       type: 'application/json',
       body: JSON.stringify({
@@ -126,12 +74,7 @@ test('a page signs in with Amplify against moto\'s Cognito, creates and updates 
   const janeSub = claimsOf((await pool.signIn('jane')).AccessToken).sub;
   const endpoint = `https://localhost:${server.port}/graphql`;
 
-  const context = await chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    env: { ...process.env, HOME: homeTrustingLocalCa() },
-  });
+  const context = await launch(work, homeTrusting(work, tlsFiles().ca));
   const log = [];
   const failed = [];
   const origins = new Set();
