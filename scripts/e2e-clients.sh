@@ -3,7 +3,8 @@
 # AWS Amplify JS v6 in Node (tests/e2e/amplify; amplify-auth.e2e.mjs signs in against moto's
 # Cognito, started from .venv), Apollo Client with AWS's AppSync links in Node
 # (tests/e2e/apollo; apollo-auth.e2e.mjs signs in with moto's Cognito tokens), and Amplify in a
-# page in Chromium (tests/e2e/browser); the moto helpers are tests/e2e/lib/cognito.mjs. The
+# page in Chromium (tests/e2e/browser; browser-auth.e2e.mjs's page signs in against moto's
+# Cognito); the moto helpers are tests/e2e/lib/cognito.mjs. The
 # server is TRAINERS_BIN (default target/debug/trainers), with TLS on its port: this script makes the
 # certificate with `trainers tls create` and starts node trusting it (NODE_EXTRA_CA_CERTS), as a
 # developer would. Prints node's TAP output and summary; exits non-zero when a test fails.
@@ -32,4 +33,5 @@ node --test --test-reporter=tap --test-concurrency=1 --test-force-exit --test-ti
   tests/e2e/amplify/amplify-auth.e2e.mjs \
   tests/e2e/apollo/apollo.e2e.mjs \
   tests/e2e/apollo/apollo-auth.e2e.mjs \
-  tests/e2e/browser/browser.e2e.mjs
+  tests/e2e/browser/browser.e2e.mjs \
+  tests/e2e/browser/browser-auth.e2e.mjs

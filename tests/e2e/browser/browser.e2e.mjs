@@ -1,7 +1,7 @@
-// End to end in a real browser: a page using AWS Amplify JS v6 (page/, bundled here with
-// esbuild), served by a tiny static server on 127.0.0.1, in Debian's Chromium driven by
-// playwright-core, against a real `trainers serve` over https and wss with the project's own
-// certificate, trusted as a developer trusts it on Linux: the local CA in an NSS database
+// End to end in a real browser: a page using AWS Amplify JS v6 (page/, bundled with esbuild),
+// served by a tiny static server on 127.0.0.1, in Debian's Chromium driven by playwright-core
+// (helpers in chromium.mjs), against a real `trainers serve` over https and wss with the
+// project's own certificate, trusted as a developer trusts it on Linux: the local CA in an NSS database
 // ($HOME/.pki/nssdb, via certutil), which Chromium reads. No certificate errors are ignored.
 //
 // Run: bash scripts/e2e-clients.sh. TRAINERS_SCREENSHOT=FILE saves the page as it shows the
@@ -9,71 +9,23 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { bundle, homeTrusting, launch, serveSite } from './chromium.mjs';
 import { FIELDS, post, startServer, tlsFiles } from '../lib/trainers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const KEY = 'da2-e2ebrowseramplifykey00000';
 
 let server;
 let site;
 let work;
 
-/** A static server on 127.0.0.1 for the page, its bundle and its configuration. */
-async function serveSite(files) {
-  const http = createServer((request, response) => {
-    const name = new URL(request.url, 'http://x').pathname.slice(1) || 'index.html';
-    const file = files[name];
-    if (!file) {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
-  });
-  await new Promise((done) => http.listen(0, '127.0.0.1', done));
-  return {
-    url: `http://127.0.0.1:${http.address().port}/`,
-    close: () => new Promise((done) => http.close(done)),
-  };
-}
-
-/** A HOME whose NSS database trusts `ca` for TLS servers, as `trainers tls create` says to do. */
-function homeTrusting(ca) {
-  const home = mkdtempSync(join(work, 'home-'));
-  const db = join(home, '.pki', 'nssdb');
-  mkdirSync(db, { recursive: true });
-  execFileSync('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
-  if (ca) execFileSync('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'trainers-local-ca', '-i', ca]);
-  return home;
-}
-
 /** Chromium with a fresh profile and the given HOME; the page's console is kept for failures. */
 async function openPage(home) {
-  const context = await chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    env: { ...process.env, HOME: home },
-    viewport: { width: 900, height: 560 },
-  });
+  const context = await launch(work, home, { viewport: { width: 900, height: 560 } });
   const page = context.pages()[0] ?? (await context.newPage());
   const log = [];
   const sockets = [];
@@ -89,19 +41,9 @@ async function openPage(home) {
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'trainers-e2e-browser-'));
   server = await startServer({ keys: [KEY] });
-  const bundled = await build({
-    entryPoints: [join(here, 'page', 'app.mjs')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    logLevel: 'silent',
-  });
   site = await serveSite({
     'index.html': { type: 'text/html; charset=utf-8', body: readFileSync(join(here, 'page', 'index.html')) },
-    'app.js': { type: 'text/javascript; charset=utf-8', body: bundled.outputFiles[0].contents },
+    'app.js': { type: 'text/javascript; charset=utf-8', body: await bundle(join(here, 'page', 'app.mjs')) },
     'config.json': {
       type: 'application/json',
       body: JSON.stringify({ endpoint: `https://localhost:${server.port}/graphql`, apiKey: KEY }),
@@ -116,7 +58,7 @@ after(async () => {
 });
 
 test('a page with Amplify subscribes over wss and shows trainers as they are created, by it and by others', async () => {
-  const { context, page, log, sockets, failed } = await openPage(homeTrusting(tlsFiles().ca));
+  const { context, page, log, sockets, failed } = await openPage(homeTrusting(work, tlsFiles().ca));
   try {
     const status = page.locator('#status');
     await status.filter({ hasText: 'listening' }).waitFor({ timeout: 15_000 }).catch((error) => {
@@ -163,7 +105,7 @@ test('a page with Amplify subscribes over wss and shows trainers as they are cre
 });
 
 test('without the local CA trusted, the same page cannot reach the API (no certificate errors ignored)', async () => {
-  const { context, page, failed } = await openPage(homeTrusting(null));
+  const { context, page, failed } = await openPage(homeTrusting(work, null));
   try {
     await page.fill('input[name="firstName"]', 'Eve');
     await page.fill('input[name="lastName"]', 'Untrusted');
