@@ -1,8 +1,13 @@
--- wrk: POST the GraphQL body in $BODY with the API key in $KEY.
+-- wrk: POST the GraphQL body in $BODY with the API key in $KEY, and the value of $AUTH (if set
+-- and not empty) as the Authorization header, e.g. AUTH="Bearer <jwt>" (leave KEY unset then).
 wrk.method = "POST"
 wrk.body = os.getenv("BODY")
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["x-api-key"] = os.getenv("KEY")
+local auth = os.getenv("AUTH")
+if auth and auth ~= "" then
+  wrk.headers["Authorization"] = auth
+end
 
 -- Non-2xx answers count as errors (summary.errors.status); bench.py checks each body once.
 function done(summary, latency, requests)
