@@ -27,6 +27,9 @@ pub const EVENTS_LOST: &str = "trainers_events_lost_total";
 /// Messages from the events channel refused before delivery (too large, not an event, or not
 /// valid), by `reason`: `too_large`, `malformed`, `invalid`.
 pub const EVENTS_REFUSED: &str = "trainers_events_refused_total";
+/// The store's long reads (filtered pages and counts) running now, and the most at once.
+pub const STORE_SCANS_RUNNING: &str = "trainers_store_scans_running";
+pub const STORE_SCANS_PEAK: &str = "trainers_store_scans_peak";
 
 /// The process's Prometheus recorder, installed once (the `metrics` facade is global).
 pub fn prometheus() -> &'static PrometheusHandle {
@@ -299,5 +302,9 @@ impl TrainerStore for MeteredStore {
 
     async fn close(&self) -> Result<(), StoreError> {
         self.0.close().await
+    }
+
+    fn scans(&self) -> trainers_core::Scans {
+        self.0.scans()
     }
 }

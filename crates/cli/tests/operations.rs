@@ -39,6 +39,14 @@ async fn probes_and_metrics_answer_without_a_key_and_say_nothing_internal() {
         .await
         .expect("an answer");
     assert_eq!(status, 200);
+    // A count is a long read: the store's scan gauges say one ran, none runs now (they are
+    // read once a second).
+    let (status, _) = server
+        .graphql(KEY, "{ countTrainers }", json!({}))
+        .await
+        .expect("an answer");
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
     for (path, status, body) in [
         ("/healthz", 200, json!({"status": "ok"})),
         ("/readyz", 200, json!({"status": "ready"})),
@@ -65,6 +73,8 @@ async fn probes_and_metrics_answer_without_a_key_and_say_nothing_internal() {
         "trainers_requests_total{operation=\"getTrainer\",error_type=\"-\"} 1",
         "trainers_request_duration_seconds_bucket{operation=\"getTrainer\"",
         "trainers_store_duration_seconds_bucket{operation=\"get\"",
+        "trainers_store_scans_running 0",
+        "trainers_store_scans_peak 1",
     ] {
         assert!(metrics.contains(expected), "{expected} in:\n{metrics}");
     }

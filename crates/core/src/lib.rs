@@ -25,6 +25,7 @@ pub use service::{
     BySpecialtyRequest, CreateRequest, ListRequest, Page, TrainerService, UpdateRequest,
 };
 pub use store::{
-    ListQuery, Precondition, SpecialtyQuery, StoreError, StorePage, TrainerPatch, TrainerStore,
+    ListQuery, Precondition, Scans, SpecialtyQuery, StoreError, StorePage, TrainerPatch,
+    TrainerStore,
 };
 pub use validation::{Age, TrainerName};

@@ -93,6 +93,11 @@ impl TrainerService {
         &self.access
     }
 
+    /// The store's long reads now (see [`TrainerStore::scans`]).
+    pub fn scans(&self) -> crate::store::Scans {
+        self.store.scans()
+    }
+
     /// Whether the store answers now.
     pub async fn ready(&self) -> Result<(), StoreError> {
         self.store.ping().await

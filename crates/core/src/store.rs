@@ -249,6 +249,19 @@ pub trait TrainerStore: Send + Sync + 'static {
     async fn close(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// The store's long reads (filtered pages and counts, which may scan): how many run now,
+    /// and the most that ever ran at once. A store without a bound on them says none.
+    fn scans(&self) -> Scans {
+        Scans::default()
+    }
+}
+
+/// Long reads running on a store (see [`TrainerStore::scans`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scans {
+    pub running: usize,
+    pub peak: usize,
 }
 
 #[cfg(test)]

@@ -174,6 +174,14 @@ impl TrainerStore for DynamoStore {
         read::ping(&self.client, &self.table).await
     }
 
+    fn scans(&self) -> trainers_core::Scans {
+        let stats = self.scan_stats();
+        trainers_core::Scans {
+            running: stats.running,
+            peak: stats.peak,
+        }
+    }
+
     fn token_key(&self) -> TokenKey {
         self.token_key.clone()
     }

@@ -592,6 +592,11 @@ impl TrainerStore for EmbeddedStore {
         .await
     }
 
+    fn scans(&self) -> trainers_core::Scans {
+        let LongReads { running, peak } = self.long_reads();
+        trainers_core::Scans { running, peak }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))

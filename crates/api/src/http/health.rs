@@ -33,6 +33,13 @@ pub struct Health {
 }
 
 impl Health {
+    /// Sets the store's scan gauges from what the store says now.
+    pub fn report_scans(&self) {
+        let scans = self.service.scans();
+        ::metrics::gauge!(crate::metrics::STORE_SCANS_RUNNING).set(scans.running as f64);
+        ::metrics::gauge!(crate::metrics::STORE_SCANS_PEAK).set(scans.peak as f64);
+    }
+
     pub fn new(
         service: TrainerService,
         events: Arc<dyn EventSource>,

@@ -226,6 +226,17 @@ impl Bound {
         } = self;
         let stop = Stop::default();
         let connections = TaskTracker::new();
+        // The store's scans as gauges, read once a second while the server serves.
+        let scans = tokio::spawn({
+            let health = health.clone();
+            async move {
+                let mut every = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    every.tick().await;
+                    health.report_scans();
+                }
+            }
+        });
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         let mut http = http1::Builder::new();
         // Heads are timed by each connection's `Idle` watch, not by hyper's timer, which arms a
@@ -283,6 +294,7 @@ impl Bound {
             "shutting down: answering the requests already accepted"
         );
         stop.stop();
+        scans.abort();
         connections.close();
         let drained = async {
             tokio::join!(connections.wait(), realtime.shut_down());
