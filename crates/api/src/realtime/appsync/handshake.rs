@@ -98,16 +98,31 @@ pub struct Refusal {
 
 impl Refusal {
     async fn refuse(&self) -> bool {
-        let refusal = Outgoing::message(&ServerMessage::ConnectionError {
-            payload: Errors::one(self.error_type, &self.message),
-        });
-        if self.outbox.send(refusal).await {
-            self.outbox
-                .close(self.close_code, self.error_type.as_str())
-                .await;
-        }
-        false
+        refuse_connection(
+            &self.outbox,
+            self.error_type,
+            &self.message,
+            self.close_code,
+        )
+        .await
     }
+}
+
+/// Ends a connection as AppSync does: `connection_error` with one error, then a close frame
+/// whose reason is the error type. Always `false`: the connection is over.
+pub async fn refuse_connection(
+    outbox: &Outbox,
+    error_type: ErrorType,
+    message: &str,
+    close_code: u16,
+) -> bool {
+    let refusal = Outgoing::message(&ServerMessage::ConnectionError {
+        payload: Errors::one(error_type, message),
+    });
+    if outbox.send(refusal).await {
+        outbox.close(close_code, error_type.as_str()).await;
+    }
+    false
 }
 
 impl Protocol for Refusal {

@@ -7,7 +7,7 @@ use async_graphql::{Request, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::handshake::credentials;
+use super::handshake::{credentials, refuse_connection};
 use super::messages::{AckPayload, ClientMessage, Errors, ServerMessage, Unreadable};
 use crate::auth::{Authenticated, TokenError};
 use crate::graphql::error::{auth_refused, error_json, response_json, ErrorType, NOT_AUTHORIZED};
@@ -64,17 +64,13 @@ impl Protocol for Session {
 
     async fn on_timer(&mut self) -> bool {
         if self.key_deadline.is_some_and(|d| d <= Instant::now()) {
-            let refusal = Outgoing::message(&ServerMessage::ConnectionError {
-                payload: Errors::one(
-                    ErrorType::Unauthorized,
-                    "No valid API key came with the handshake or a start in time",
-                ),
-            });
-            if self.outbox.send(refusal).await {
-                let reason = ErrorType::Unauthorized.as_str();
-                self.outbox.close(CLOSE_POLICY_VIOLATION, reason).await;
-            }
-            return false;
+            return refuse_connection(
+                &self.outbox,
+                ErrorType::Unauthorized,
+                "No valid API key came with the handshake or a start in time",
+                CLOSE_POLICY_VIOLATION,
+            )
+            .await;
         }
         self.next_ka = Instant::now() + self.realtime.limits.keep_alive;
         self.outbox
