@@ -12,6 +12,16 @@
 //!   handler raises `util.error(errorMessage, errorType)` when `errorType` is set, else returns
 //!   `data`.
 //! - Nested fields read the returned JSON by field name, as AppSync's default resolution does.
+//! - Authorization, as AppSync decides it before any resolver runs ([`AppSyncSim::with_accounts`]):
+//!   a request carries the API key or a Cognito user pool token ([`Credential`]); a token is
+//!   verified (signature, issuer, client, expiry) or the request is refused whole with
+//!   `UnauthorizedException`; each field is allowed to the modes its directives name
+//!   (`@aws_api_key`, `@aws_cognito_user_pools`; a field's own, else its type's, else the default
+//!   mode, the API key), and a field denied to the caller's mode is `null` with `Unauthorized`
+//!   "Not Authorized to access F on type T", its resolver never run. The function gets the
+//!   caller as AppSync hands it: `identity` null for the API key, else `sub`, `issuer`,
+//!   `username`, `claims`, `sourceIp`, `defaultAuthStrategy` and `groups`. Without accounts the
+//!   API has the API key alone, and every field allows it (as the stack deploys it then).
 //! - A subscription runs the deployed subscription resolver (`infra/resolvers/subscriptions.js`)
 //!   under Node.js with its `ctx.args` ([`crate::appsync_js`]), and records the filter it sets
 //!   through `extensions.setSubscriptionFilter` ([`AppSyncSim::subscription_filters`]); a
@@ -41,6 +51,8 @@ use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use trainers_core::{Timestamp, TrainerService, TrainerStore};
 
+use trainers_api::auth::tokens::Verifier;
+
 use crate::appsync_js::{self, Failure};
 use crate::target::{GraphqlResponse, Target};
 
@@ -62,6 +74,111 @@ pub struct Lambda {
     service: TrainerService,
     events: Arc<Mutex<Vec<Value>>>,
     subscription_filters: Arc<Mutex<Vec<SubscriptionFilter>>>,
+    /// Which authorization modes may read each field; `None`: the API key alone, everywhere.
+    fields: Option<Arc<FieldModes>>,
+}
+
+/// AppSync's authorization modes, as far as this API uses them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    ApiKey,
+    UserPool,
+    /// A mode this simulator does not model (`@aws_iam`, `@aws_oidc`, `@aws_lambda`).
+    Other,
+}
+
+impl Mode {
+    fn of_directive(name: &str) -> Option<Mode> {
+        match name {
+            "aws_api_key" => Some(Mode::ApiKey),
+            "aws_cognito_user_pools" => Some(Mode::UserPool),
+            "aws_iam" | "aws_oidc" | "aws_lambda" => Some(Mode::Other),
+            _ => None,
+        }
+    }
+}
+
+/// The modes each `(type, field)` allows, from the schema's directives.
+#[derive(Debug, Default)]
+pub struct FieldModes(std::collections::HashMap<(String, String), Vec<Mode>>);
+
+impl FieldModes {
+    /// A field's own auth directives, else its type's, else the default mode (the API key).
+    fn of_schema(doc: &ServiceDocument) -> FieldModes {
+        let modes = |directives: &[async_graphql::Positioned<
+            async_graphql::parser::types::ConstDirective,
+        >]|
+         -> Vec<Mode> {
+            directives
+                .iter()
+                .filter_map(|d| Mode::of_directive(d.node.name.node.as_str()))
+                .collect()
+        };
+        let mut map = std::collections::HashMap::new();
+        for def in &doc.definitions {
+            let TypeSystemDefinition::Type(ty) = def else {
+                continue;
+            };
+            let TypeKind::Object(obj) = &ty.node.kind else {
+                continue;
+            };
+            let type_modes = modes(&ty.node.directives);
+            for f in &obj.fields {
+                let mut allowed = modes(&f.node.directives);
+                if allowed.is_empty() {
+                    allowed = type_modes.clone();
+                }
+                if allowed.is_empty() {
+                    allowed = vec![Mode::ApiKey];
+                }
+                map.insert(
+                    (ty.node.name.node.to_string(), f.node.name.node.to_string()),
+                    allowed,
+                );
+            }
+        }
+        FieldModes(map)
+    }
+
+    fn allows(&self, parent: &str, field: &str, mode: Mode) -> bool {
+        self.0
+            .get(&(parent.to_string(), field.to_string()))
+            .is_some_and(|modes| modes.contains(&mode))
+    }
+}
+
+/// How a request reaches the simulated AppSync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// `x-api-key`.
+    ApiKey,
+    /// `Authorization: <JWT>` of the Cognito user pool.
+    UserPool(String),
+}
+
+/// The caller of one request, once AppSync authorized it: its mode, and the `identity` the
+/// function gets.
+#[derive(Clone, Debug)]
+struct Caller {
+    mode: Mode,
+    identity: Value,
+}
+
+/// AppSync's answer to a field the caller's mode may not read.
+fn not_authorized(parent: &str, field: &str) -> async_graphql::Error {
+    async_graphql::Error::new(format!("Not Authorized to access {field} on type {parent}"))
+        .extend_with(|_, ext| ext.set("errorType", "Unauthorized"))
+}
+
+impl Lambda {
+    /// Whether the request's caller may read `parent.field` (always, without accounts).
+    fn authorized(&self, ctx: &ResolverContext<'_>, parent: &str, field: &str) -> bool {
+        let Some(fields) = &self.fields else {
+            return true;
+        };
+        let mode = ctx.data_opt::<Caller>().map_or(Mode::ApiKey, |c| c.mode);
+        fields.allows(parent, field, mode)
+    }
 }
 
 /// One subscription started through the simulator: its resolver's run.
@@ -132,24 +249,139 @@ impl Lambda {
 pub struct AppSyncSim {
     schema: Schema,
     lambda: Lambda,
+    /// The Cognito user pool's tokens, as AppSync verifies them; `None`: the API key alone.
+    user_pool: Option<Verifier>,
+    /// What requests sent as a [`Target`] carry.
+    credential: Credential,
     /// What the store needs kept alive (its temporary directory, its table).
     _guard: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl AppSyncSim {
-    /// The simulated API over the Lambda handler on `store`.
+    /// The simulated API over the Lambda handler on `store`, with the API key as its only
+    /// authorization mode (a stack deployed without accounts): the function's rules are open.
     pub fn new(store: Arc<dyn TrainerStore>, guard: Option<Box<dyn Any + Send + Sync>>) -> Self {
+        Self::build(TrainerService::new(store), guard, None)
+    }
+
+    /// The simulated API with a Cognito user pool as an additional authorization mode, its
+    /// tokens verified by `user_pool`, and the function's owner rules on (`TRAINERS_ACCESS=owners`
+    /// with the verifier's admin group, as the stack sets them): as the stack deploys it with
+    /// accounts.
+    pub fn with_accounts(
+        store: Arc<dyn TrainerStore>,
+        guard: Option<Box<dyn Any + Send + Sync>>,
+        user_pool: Verifier,
+    ) -> Self {
+        let policy = user_pool.settings().access_policy();
+        let service = TrainerService::new(store).with_access(policy);
+        Self::build(service, guard, Some(user_pool))
+    }
+
+    fn build(
+        service: TrainerService,
+        guard: Option<Box<dyn Any + Send + Sync>>,
+        user_pool: Option<Verifier>,
+    ) -> Self {
+        let fields = user_pool.as_ref().map(|_| {
+            let doc = async_graphql::parser::parse_schema(APPSYNC_SCHEMA)
+                .expect("graphql/schema.graphql parses");
+            Arc::new(FieldModes::of_schema(&doc))
+        });
         let lambda = Lambda {
-            service: TrainerService::new(store),
+            service,
             events: Arc::default(),
             subscription_filters: Arc::default(),
+            fields,
         };
         let schema = build_schema(APPSYNC_SCHEMA, &lambda).expect("graphql/schema.graphql builds");
         AppSyncSim {
             schema,
             lambda,
+            user_pool,
+            credential: Credential::ApiKey,
             _guard: guard,
         }
+    }
+
+    /// This API, its requests as a [`Target`] carrying `token` instead of the API key.
+    pub fn signed_in(mut self, token: String) -> Self {
+        self.credential = Credential::UserPool(token);
+        self
+    }
+
+    /// Runs one request with `credential`, as AppSync would: a token that does not verify
+    /// refuses the whole request (AppSync's 401 body); otherwise each field is authorized, and
+    /// the function gets the caller's `identity`.
+    pub async fn graphql_as(
+        &self,
+        credential: &Credential,
+        query: &str,
+        variables: Value,
+    ) -> GraphqlResponse {
+        let caller = match self.authorize(credential).await {
+            Ok(caller) => caller,
+            Err(refused) => return refused,
+        };
+        let request = async_graphql::Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(caller);
+        let response = self.schema.execute(request).await;
+        GraphqlResponse(trainers_api::graphql::error::response_json(&response))
+    }
+
+    /// The caller a credential makes, or AppSync's refusal of the request.
+    async fn authorize(&self, credential: &Credential) -> Result<Caller, GraphqlResponse> {
+        let unauthorized = |message: String| {
+            GraphqlResponse(json!({
+                "errors": [{ "errorType": "UnauthorizedException", "message": message }]
+            }))
+        };
+        let token = match credential {
+            Credential::ApiKey => {
+                return Ok(Caller {
+                    mode: Mode::ApiKey,
+                    identity: Value::Null,
+                })
+            }
+            Credential::UserPool(token) => token,
+        };
+        let Some(pool) = &self.user_pool else {
+            return Err(unauthorized(
+                "Valid authorization header not provided.".into(),
+            ));
+        };
+        let verified = pool
+            .verify(token)
+            .await
+            .map_err(|e| unauthorized(e.to_string()))?;
+        // The token verified: its payload is the claims AppSync hands on.
+        let claims = token
+            .split('.')
+            .nth(1)
+            .and_then(|p| {
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, p).ok()
+            })
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .unwrap_or(Value::Null);
+        let user = verified.user;
+        let groups = if user.groups.is_empty() {
+            Value::Null
+        } else {
+            json!(user.groups)
+        };
+        Ok(Caller {
+            mode: Mode::UserPool,
+            identity: json!({
+                "sub": user.sub,
+                "issuer": pool.settings().issuer,
+                "username": user.username,
+                "claims": claims,
+                "sourceIp": ["127.0.0.1"],
+                "defaultAuthStrategy": "ALLOW",
+                "groups": groups,
+            }),
+        })
     }
 
     /// The events the function received so far, in order.
@@ -169,7 +401,13 @@ impl AppSyncSim {
     /// Sends a subscription operation: the responses of its stream, which ends once its
     /// resolver ran (none when it ran, one with the error when it refused).
     pub async fn subscribe(&self, query: &str, variables: Value) -> Vec<GraphqlResponse> {
-        let request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
+        let caller = match self.authorize(&self.credential).await {
+            Ok(caller) => caller,
+            Err(refused) => return vec![refused],
+        };
+        let request = async_graphql::Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(caller);
         self.schema
             .execute_stream(request)
             .map(|response| GraphqlResponse(trainers_api::graphql::error::response_json(&response)))
@@ -186,9 +424,7 @@ impl AppSyncSim {
 #[async_trait]
 impl Target for AppSyncSim {
     async fn graphql(&self, query: &str, variables: Value) -> GraphqlResponse {
-        let request = async_graphql::Request::new(query).variables(Variables::from_json(variables));
-        let response = self.schema.execute(request).await;
-        GraphqlResponse(trainers_api::graphql::error::response_json(&response))
+        self.graphql_as(&self.credential, query, variables).await
     }
 }
 
@@ -238,13 +474,18 @@ pub fn build_schema(sdl: &str, lambda: &Lambda) -> Result<Schema, String> {
                 for f in &obj.fields {
                     let lambda = lambda.clone();
                     let field_name = f.node.name.node.to_string();
+                    let subscription_type = name.to_string();
                     let mut field = SubscriptionField::new(
                         f.node.name.node.as_str(),
                         type_ref(&f.node.ty.node),
                         move |ctx| {
                             let lambda = lambda.clone();
                             let field_name = field_name.clone();
+                            let subscription_type = subscription_type.clone();
                             SubscriptionFieldFuture::new(async move {
+                                if !lambda.authorized(&ctx, &subscription_type, &field_name) {
+                                    return Err(not_authorized(&subscription_type, &field_name));
+                                }
                                 let arguments = Value::Object(arguments(&ctx));
                                 lambda.subscribe(&field_name, arguments).await?;
                                 // AppSync delivers the events itself: none here.
@@ -277,7 +518,15 @@ pub fn build_schema(sdl: &str, lambda: &Lambda) -> Result<Schema, String> {
                         })
                     } else {
                         let key = field_name.clone();
+                        let lambda = lambda.clone();
+                        let parent = name.to_string();
                         Field::new(field_name, ty, move |ctx| {
+                            if !lambda.authorized(&ctx, &parent, &key) {
+                                let refused = not_authorized(&parent, &key);
+                                return FieldFuture::new(async move {
+                                    Err::<Option<FieldValue<'_>>, _>(refused)
+                                });
+                            }
                             FieldFuture::Value(read_field(&ctx, &key))
                         })
                     };
@@ -325,6 +574,10 @@ async fn invoke<'a>(
     parent: &str,
     ctx: ResolverContext<'a>,
 ) -> async_graphql::Result<Option<FieldValue<'a>>> {
+    let field = ctx.item.node.name.node.to_string();
+    if !lambda.authorized(&ctx, parent, &field) {
+        return Err(not_authorized(parent, &field));
+    }
     let event = event(parent, &ctx);
     let result = lambda.invoke(event).await;
     // The response handler of infra/resolvers/trainers.js.
@@ -352,9 +605,12 @@ fn event(parent: &str, ctx: &ResolverContext<'_>) -> Value {
         .collect();
     let mut list = Vec::new();
     selection_list(ctx.field(), "", &mut list);
+    let identity = ctx
+        .data_opt::<Caller>()
+        .map_or(Value::Null, |c| c.identity.clone());
     json!({
         "arguments": arguments,
-        "identity": null,
+        "identity": identity,
         "source": null,
         "info": {
             "fieldName": ctx.item.node.name.node.as_str(),

@@ -22,7 +22,7 @@ pub mod server;
 pub mod store_suite;
 pub mod target;
 
-pub use server::{spawn_embedded, TestServer};
+pub use server::{spawn_embedded, spawn_embedded_signed_in, TestIssuer, TestServer};
 pub use target::{GraphqlResponse, Target};
 
 use std::sync::Once;

@@ -61,6 +61,10 @@ macro_rules! on_server {
                 TestServer::start(fresh_store($var).await).await
             }
 
+            async fn server_signed_in() -> TestServer {
+                TestServer::start_signed_in(fresh_store($var).await, None).await
+            }
+
             async fn key_source() -> (Arc<dyn KeySource>, ()) {
                 (fresh_keys($var).await, ())
             }
@@ -75,6 +79,11 @@ macro_rules! on_server {
 
             mod graphql {
                 trainers_conformance::graphql_suite!(#[ignore = "needs dynalite and moto_server: scripts/dynamodb-servers.sh cargo test -- --include-ignored (make test runs them)"] super::server);
+            }
+
+            /// The GraphQL suite with accounts on, every request signed in.
+            mod graphql_signed_in {
+                trainers_conformance::graphql_suite!(#[ignore = "needs dynalite and moto_server: scripts/dynamodb-servers.sh cargo test -- --include-ignored (make test runs them)"] super::server_signed_in);
             }
 
             mod http {

@@ -37,6 +37,12 @@ mod http {
     super::http_suite!(super::spawn_embedded);
 }
 
+/// The GraphQL suite again with accounts on, every request signed in (owner rules hold, and
+/// every case's user owns what it creates).
+mod graphql_signed_in {
+    super::graphql_suite!(trainers_conformance::spawn_embedded_signed_in);
+}
+
 /// `owner` (accounts): readable like the other fields; none for trainers the API key made.
 mod accounts {
     use serde_json::json;

@@ -17,8 +17,8 @@ use futures::future::join_all;
 use serde_json::{json, Map, Value};
 use trainers_core::service::{BySpecialtyRequest, CreateRequest, ListRequest, UpdateRequest};
 use trainers_core::{
-    Caller, Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty, TokenSecret,
-    Trainer, TrainerService, User,
+    AccessPolicy, Caller, Error, Filter, FilterKind, KeyCondition, SortDirection, Specialty,
+    TokenSecret, Trainer, TrainerService, User,
 };
 use trainers_store_dynamodb::TOKEN_SECRET_ENV;
 
@@ -69,6 +69,36 @@ pub fn token_secret(value: Option<&str>) -> Result<Option<TokenSecret>, String> 
         Some(value) => {
             TokenSecret::parse(value).map_err(|e| format!("{TOKEN_SECRET_ENV} is refused: {e}"))
         }
+    }
+}
+
+/// The environment variable that turns owner rules on: `owners` (set by the stack when it has a
+/// Cognito user pool) or `open` (the default: the API key may do everything, as in the tutorial).
+pub const ACCESS_ENV: &str = "TRAINERS_ACCESS";
+
+/// The environment variable naming the group whose members may change every trainer.
+pub const ADMIN_GROUP_ENV: &str = "TRAINERS_ADMIN_GROUP";
+
+/// The rules for mutations, from the values of [`ACCESS_ENV`] and [`ADMIN_GROUP_ENV`] (`None`:
+/// unset). Anything but `open` or `owners`, or an admin group without owner rules, stops the
+/// function in one line: a typo must not leave every trainer open.
+pub fn access_policy(
+    access: Option<&str>,
+    admin_group: Option<&str>,
+) -> Result<AccessPolicy, String> {
+    let admin_group = admin_group
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string);
+    match access.map(str::trim).unwrap_or_default() {
+        "owners" => Ok(AccessPolicy::Owners { admin_group }),
+        "" | "open" if admin_group.is_none() => Ok(AccessPolicy::Open),
+        "" | "open" => Err(format!(
+            "{ADMIN_GROUP_ENV} is set but {ACCESS_ENV} is not `owners`: set {ACCESS_ENV}=owners for owner rules"
+        )),
+        other => Err(format!(
+            "{ACCESS_ENV} must be `open` or `owners`, not {other:?}"
+        )),
     }
 }
 
@@ -318,4 +348,55 @@ async fn delete_trainer(
     let expected = args.int("expectedVersion")?;
     let condition = args.filter("condition", FilterKind::Condition)?;
     trainer_json(&service.delete(who, &id, expected, condition).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_access_policy_is_open_unless_owners_is_asked_for() {
+        assert_eq!(access_policy(None, None), Ok(AccessPolicy::Open));
+        assert_eq!(
+            access_policy(Some("open"), Some(" ")),
+            Ok(AccessPolicy::Open)
+        );
+        assert_eq!(
+            access_policy(Some("owners"), Some("Admins")),
+            Ok(AccessPolicy::Owners {
+                admin_group: Some("Admins".into())
+            })
+        );
+        assert_eq!(
+            access_policy(Some("owners"), None),
+            Ok(AccessPolicy::Owners { admin_group: None })
+        );
+        // A typo, or an admin group without owner rules, stops the function.
+        assert!(access_policy(Some("owner"), None).is_err());
+        assert!(access_policy(None, Some("Admins")).is_err());
+    }
+
+    #[test]
+    fn an_identity_is_the_user_appsync_verified() {
+        // A Cognito user pool identity, as AppSync hands it to a direct Lambda resolver.
+        let identity = serde_json::json!({
+            "sub": "9a1b", "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X",
+            "username": "ana", "claims": {"cognito:groups": ["Admins"]},
+            "sourceIp": ["127.0.0.1"], "defaultAuthStrategy": "ALLOW", "groups": ["Admins"],
+        });
+        assert_eq!(
+            caller(&identity),
+            Caller::User(User {
+                sub: "9a1b".into(),
+                username: "ana".into(),
+                groups: vec!["Admins".into()],
+            })
+        );
+        // An OIDC identity: no username, the claims' preferred_username.
+        let oidc = serde_json::json!({"sub": "u1", "claims": {"preferred_username": "bo"}});
+        assert!(matches!(caller(&oidc), Caller::User(u) if u.username == "bo"));
+        // The API key (null), and a sub that could pass for another's owner.
+        assert_eq!(caller(&Value::Null), Caller::ApiKey);
+        assert_eq!(caller(&serde_json::json!({"sub": "a::b"})), Caller::ApiKey);
+    }
 }

@@ -2,14 +2,18 @@
 //! behind `lambda_runtime`. The AWS settings (region, credentials, `AWS_ENDPOINT_URL`) come from
 //! the environment as for any AWS SDK. Page tokens are signed as [`trainers_lambda::token_key`]
 //! says: `TRAINERS_TOKEN_SECRET` when set, else the secret kept in `TRAINERS_KEYS_TABLE` (the
-//! stack's `<table>-keys`, where `trainers serve` on the same table finds it too).
+//! stack's `<table>-keys`, where `trainers serve` on the same table finds it too). Owner rules
+//! are on when `TRAINERS_ACCESS=owners` (the stack sets it, with `TRAINERS_ADMIN_GROUP`, when it
+//! has a Cognito user pool).
 
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use trainers_core::TrainerService;
-use trainers_lambda::{token_key, token_secret, KEYS_TABLE_ENV};
+use trainers_lambda::{
+    access_policy, token_key, token_secret, ACCESS_ENV, ADMIN_GROUP_ENV, KEYS_TABLE_ENV,
+};
 use trainers_store_dynamodb::{client_from_env, DynamoStore, TOKEN_SECRET_ENV};
 
 #[tokio::main]
@@ -19,11 +23,15 @@ async fn main() -> Result<(), Error> {
     // Read before anything else: a short secret stops the function in one line.
     let secret = token_secret(std::env::var(TOKEN_SECRET_ENV).ok().as_deref())?;
     let keys_table = std::env::var(KEYS_TABLE_ENV).ok();
+    let access = access_policy(
+        std::env::var(ACCESS_ENV).ok().as_deref(),
+        std::env::var(ADMIN_GROUP_ENV).ok().as_deref(),
+    )?;
     // No DescribeTable at start: the stack made the tables, and a cold start stays short.
     let client = client_from_env(None).await?;
     let key = token_key(&client, &table, secret.as_ref(), keys_table.as_deref()).await?;
     let store = DynamoStore::with_token_key(client, table, key);
-    let service = TrainerService::new(Arc::new(store));
+    let service = TrainerService::new(Arc::new(store)).with_access(access);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(trainers_lambda::handle(service, event.payload).await)

@@ -1,5 +1,6 @@
 //! The GraphQL conformance suite, every case unchanged, through nginx: each case on a fleet of
-//! its own (a fresh table, three servers, Redis, nginx), since each starts from an empty store.
+//! its own (a fresh table, three servers, Redis, nginx), since each starts from an empty store;
+//! then every case again on a fleet with accounts on, signed in (`signed_in::`).
 //!
 //! `trainers_conformance::graphql_suite!` makes tests that a bare `cargo test` would run, and
 //! these need nginx, Redis and dynalite; so the same cases are listed here, each as an ignored
@@ -21,6 +22,19 @@ macro_rules! through_nginx {
                 trainers_conformance::graphql_suite::$case(&fleet).await;
             }
         )*
+
+        /// Every case on a fleet with accounts on, each request signed in.
+        mod signed_in {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs Debian's nginx and redis-server, and dynalite: make test runs them (cargo test -- --include-ignored)"]
+                async fn $case() {
+                    let fleet = Fleet::start_signed_in().await;
+                    trainers_conformance::graphql_suite::$case(&fleet).await;
+                }
+            )*
+        }
     };
 }
 

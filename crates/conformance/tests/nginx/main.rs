@@ -31,7 +31,7 @@ use trainers_api::events::Events;
 use trainers_api::realtime::Limits;
 use trainers_api::Server;
 use trainers_conformance::server::TEST_API_KEY;
-use trainers_conformance::{GraphqlResponse, Target, TestServer};
+use trainers_conformance::{GraphqlResponse, Target, TestIssuer, TestServer};
 use trainers_core::TrainerId;
 use trainers_store_dynamodb::{create_table, local_client, DynamoStore};
 
@@ -265,6 +265,8 @@ pub struct Fleet {
     /// The TCP connections each server has accepted (nginx's, once the fleet is up).
     pub accepted: Vec<Arc<AtomicUsize>>,
     pub http: reqwest::Client,
+    /// With accounts on: the token its GraphQL requests carry instead of the API key.
+    pub token: Option<String>,
     _redis: Redis,
 }
 
@@ -294,6 +296,17 @@ fn header_text(headers: &reqwest::header::HeaderMap, name: &str) -> String {
 impl Fleet {
     pub async fn start() -> Fleet {
         Fleet::start_with(&|server| server, &|conf| conf).await
+    }
+
+    /// A fleet whose servers all have accounts on, trusting one issuer, as servers started
+    /// with the same `--auth-issuer` are; its GraphQL requests carry a user's token.
+    pub async fn start_signed_in() -> Fleet {
+        let issuer = TestIssuer::new();
+        let verifier = issuer.verifier();
+        let mut fleet =
+            Fleet::start_with(&|server| server.accounts(verifier.clone()), &|conf| conf).await;
+        fleet.token = Some(issuer.token(trainers_conformance::server::TEST_USER, &[]));
+        fleet
     }
 
     /// A fleet whose servers are set up by `configure` (shorter limits, say), behind nginx with
@@ -342,6 +355,7 @@ impl Fleet {
             servers,
             accepted,
             http: reqwest::Client::new(),
+            token: None,
             _redis: redis,
         }
     }
@@ -364,10 +378,22 @@ impl Fleet {
         answer(request).await
     }
 
-    /// A GraphQL request through nginx with the test key; it must answer 200.
+    /// A GraphQL request through nginx with the test key (or, signed in, the token); it must
+    /// answer 200.
     pub async fn graphql_answer(&self, query: &str, variables: Value) -> Answer {
         let body = json!({ "query": query, "variables": variables }).to_string();
-        let answer = self.post(Some(TEST_API_KEY), body).await;
+        let answer = match &self.token {
+            Some(token) => {
+                let request = self
+                    .http
+                    .post(self.nginx.url())
+                    .header("content-type", "application/json")
+                    .header("authorization", token)
+                    .body(body);
+                answer(request).await
+            }
+            None => self.post(Some(TEST_API_KEY), body).await,
+        };
         assert_eq!(
             answer.status,
             200,
