@@ -722,3 +722,48 @@ async fn debug_output_holds_no_token() {
         }
     }
 }
+
+/// The CPU a flood of forged tokens may take is bounded: signatures are checked at most
+/// `verifications` at once (the others wait their turn, costing no CPU), and a forged token sent
+/// again is refused from memory, without another check. A good token still verifies after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_tokens_are_checked_one_at_a_time_and_once_each() {
+    let issuer = Issuer::start(&[&ISSUER_RSA]).await;
+    let limits = Limits {
+        verifications: 1,
+        ..Limits::default()
+    };
+    let v = issuer.verifier(limits).await;
+    // Signed by a stranger's key under the issuer's kid: a signature check each, then refused.
+    let forged: Vec<String> = (0..64)
+        .map(|i| {
+            sign(
+                &STRANGER_RSA,
+                &access(&issuer, &format!("mallory{i}"), &["Admins"]),
+            )
+        })
+        .collect();
+    let flood = |tokens: Vec<String>| {
+        let v = v.clone();
+        futures::future::join_all(tokens.into_iter().map(move |t| {
+            let v = v.clone();
+            tokio::spawn(async move { v.verify(&t).await })
+        }))
+    };
+    for result in flood(forged.clone()).await {
+        assert_eq!(result.expect("a task"), Err(TokenError::Signature));
+    }
+    let checks = v.signature_checks();
+    assert_eq!(checks.total, 64, "one check per forged token");
+    assert_eq!(checks.peak, 1, "never two at once");
+
+    // The same forged tokens again, twice over: refused without any check.
+    let again: Vec<String> = forged.iter().chain(forged.iter()).cloned().collect();
+    for result in flood(again).await {
+        assert_eq!(result.expect("a task"), Err(TokenError::Signature));
+    }
+    assert_eq!(v.signature_checks().total, 64);
+
+    accepted(&v, &sign(&ISSUER_RSA, &access(&issuer, "jane", &[]))).await;
+    assert_eq!(v.signature_checks().total, 65);
+}

@@ -23,6 +23,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use quick_cache::sync::Cache;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::Ordering;
 use trainers_core::{error_chain, AccessPolicy, User};
 
 /// Where a server's signed-in callers come from: `serve --auth-issuer --auth-client-id
@@ -75,6 +76,13 @@ pub struct Limits {
     pub cached_tokens: usize,
     /// How far past `exp` (and before `nbf`) a token is still accepted.
     pub leeway: Duration,
+    /// How many signatures are checked at once. A token not seen before costs a signature
+    /// check (hundreds of µs of CPU); the others wait their turn, so a flood of forged tokens
+    /// takes at most this many cores while cached tokens and the API key go on.
+    pub verifications: usize,
+    /// How many refused tokens are remembered (by digest): the same forged or expired token sent
+    /// again is refused without another signature check.
+    pub refused_tokens: usize,
 }
 
 impl Default for Limits {
@@ -86,6 +94,9 @@ impl Default for Limits {
             max_token_bytes: 16 * 1024,
             cached_tokens: 10_000,
             leeway: Duration::from_secs(60),
+            // Half the cores (one on two): the other half serves everything else.
+            verifications: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            refused_tokens: 10_000,
         }
     }
 }
@@ -133,6 +144,14 @@ pub enum TokenError {
     MissingClaim(&'static str),
     #[error("The token's {0} claim is not valid")]
     Claim(&'static str),
+}
+
+impl TokenError {
+    /// Whether the same token would be refused again, whatever happens meanwhile: not a token
+    /// whose key may yet be fetched, nor one not valid yet.
+    fn stays_refused(&self) -> bool {
+        !matches!(self, TokenError::UnknownKey | TokenError::NotYetValid)
+    }
 }
 
 /// Why the JWKS could not be read; the keys read last stay in use.
@@ -198,6 +217,28 @@ struct Inner {
     status: Mutex<KeysStatus>,
     /// Verified tokens by the SHA-256 of their text.
     tokens: Cache<[u8; 32], Verified>,
+    /// Tokens refused after their signature was checked, by the SHA-256 of their text.
+    refused: Cache<[u8; 32], TokenError>,
+    /// One permit per signature check that may run at once ([`Limits::verifications`]).
+    verifying: tokio::sync::Semaphore,
+    checks: CheckCounters,
+}
+
+/// Signature checks made, running, and the most that ran at once.
+#[derive(Default)]
+struct CheckCounters {
+    total: std::sync::atomic::AtomicU64,
+    running: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+/// The signature checks a [`Verifier`] has made ([`Verifier::signature_checks`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignatureChecks {
+    /// Checks made since it was built (one per token neither cached nor remembered as refused).
+    pub total: u64,
+    /// The most that ran at once; never more than [`Limits::verifications`].
+    pub peak: usize,
 }
 
 /// One signing key of the JWKS, with the one algorithm it verifies.
@@ -269,6 +310,9 @@ impl Verifier {
         Ok(Verifier {
             inner: Arc::new(Inner {
                 tokens: Cache::new(limits.cached_tokens.max(1)),
+                refused: Cache::new(limits.refused_tokens.max(1)),
+                verifying: tokio::sync::Semaphore::new(limits.verifications.max(1)),
+                checks: CheckCounters::default(),
                 settings,
                 jwks_url,
                 limits,
@@ -321,6 +365,14 @@ impl Verifier {
         status
     }
 
+    /// The signature checks made so far, and the most that ran at once.
+    pub fn signature_checks(&self) -> SignatureChecks {
+        SignatureChecks {
+            total: self.inner.checks.total.load(Ordering::Relaxed),
+            peak: self.inner.checks.peak.load(Ordering::SeqCst),
+        }
+    }
+
     /// How many verified tokens are remembered now.
     pub fn cached_tokens(&self) -> usize {
         self.inner.tokens.len()
@@ -343,7 +395,18 @@ impl Verifier {
             }
             self.inner.tokens.remove(&digest);
         }
-        let verified = self.verify_uncached(token).await?;
+        if let Some(refused) = self.inner.refused.get(&digest) {
+            return Err(refused);
+        }
+        let verified = match self.verify_uncached(token).await {
+            Ok(verified) => verified,
+            Err(e) => {
+                if e.stays_refused() {
+                    self.inner.refused.insert(digest, e.clone());
+                }
+                return Err(e);
+            }
+        };
         if SystemTime::now() < verified.expires_at {
             self.inner.tokens.insert(digest, verified.clone());
         }
@@ -375,9 +438,16 @@ impl Verifier {
         validation.validate_aud = false;
         validation.set_issuer(&[&self.inner.settings.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
-            .map_err(|e| token_error(e.into_kind()))?
-            .claims;
+        // The one costly step: at most `verifications` at once (the semaphore is never closed).
+        let permit = self.inner.verifying.acquire().await;
+        let checks = &self.inner.checks;
+        let running = checks.running.fetch_add(1, Ordering::SeqCst) + 1;
+        checks.peak.fetch_max(running, Ordering::SeqCst);
+        checks.total.fetch_add(1, Ordering::Relaxed);
+        let decoded = jsonwebtoken::decode::<Claims>(token, &key.key, &validation);
+        checks.running.fetch_sub(1, Ordering::SeqCst);
+        drop(permit);
+        let claims = decoded.map_err(|e| token_error(e.into_kind()))?.claims;
         self.user(claims)
     }
 
