@@ -9,7 +9,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,6 +36,10 @@ const CHROMIUM_FLAGS = [
 
 let server;
 let origin;
+/** The server with accounts (--auth-local) of the token's test. */
+let accounts;
+/** The servers' origins: the browser may reach these and nothing else. */
+const origins = [];
 let context;
 let profile;
 /** Every URL the pages asked for, and those that were refused (not the server's). */
@@ -44,12 +48,13 @@ const refused = [];
 /** Every WebSocket the pages opened: its URL and the frames it sent. */
 const sockets = [];
 
-/** `trainers serve` on a free loopback port and a fresh data directory. */
-async function startServer() {
+/** `trainers serve` on a free loopback port and a fresh data directory, with `extra` flags. */
+async function startServer(extra = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'trainers-explorer-'));
+  const data = join(dataDir, 'data');
   const child = spawn(
     binary,
-    ['serve', '--addr', '127.0.0.1:0', '--api-key', KEY, '--data-dir', join(dataDir, 'data')],
+    ['serve', '--addr', '127.0.0.1:0', '--api-key', KEY, '--data-dir', data, ...extra],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const lines = createInterface({ input: child.stdout });
@@ -71,7 +76,8 @@ async function startServer() {
     await exited;
     rmSync(dataDir, { recursive: true, force: true });
   };
-  return { addr, stop };
+  origins.push(`http://${addr}`);
+  return { addr, data, stop };
 }
 
 /** A GraphQL request over HTTP from the test itself, with the key. */
@@ -131,21 +137,38 @@ async function socketStatus(page, text) {
   );
 }
 
-/** Enters the key in the bar; resolves with GraphiQL's introspection response that follows. */
-async function enterKey(page, key) {
+/**
+ * Enters `value` in the bar's `field` (#api-key, #token); resolves with GraphiQL's introspection
+ * response that follows, from the server at `at`.
+ */
+async function enter(page, field, value, at = origin) {
   const introspection = page.waitForResponse(
     (response) =>
-      response.url() === `${origin}/graphql` &&
+      response.url() === `${at}/graphql` &&
       response.request().postDataJSON()?.operationName === 'IntrospectionQuery',
   );
-  await page.fill('#api-key', key);
-  await page.press('#api-key', 'Enter');
+  await page.fill(field, value);
+  await page.press(field, 'Enter');
   return introspection;
 }
 
-async function openPage() {
+/** Enters the key in the bar; resolves with GraphiQL's introspection response that follows. */
+async function enterKey(page, key, at = origin) {
+  return enter(page, '#api-key', key, at);
+}
+
+/** The page's response to the next operation run whose text matches `pattern`. */
+function responseTo(page, pattern, at = origin) {
+  return page.waitForResponse(
+    (response) =>
+      response.url() === `${at}/graphql` &&
+      pattern.test(response.request().postDataJSON()?.query ?? ''),
+  );
+}
+
+async function openPage(at = origin) {
   const page = await context.newPage();
-  await page.goto(`${origin}/`);
+  await page.goto(`${at}/`);
   await page.waitForSelector('.graphiql-query-editor .CodeMirror');
   return page;
 }
@@ -174,7 +197,7 @@ before(async () => {
   // Offline but for the server: anything else is aborted, and noted.
   await context.route('**/*', (route) => {
     const url = route.request().url();
-    if (url.startsWith(`${origin}/`)) return route.continue();
+    if (origins.some((allowed) => url.startsWith(`${allowed}/`))) return route.continue();
     refused.push(url);
     return route.abort();
   });
@@ -193,6 +216,7 @@ after(async () => {
   await context?.close();
   if (profile) rmSync(profile, { recursive: true, force: true });
   await server?.stop();
+  await accounts?.stop();
 });
 
 test('the page runs a query and a subscription with the key entered once, offline but for the server', async (t) => {
@@ -302,5 +326,106 @@ test('the key is kept across visits, and a new key is used for HTTP and a new so
   const outcome = await page.evaluate((url) => fetch(url).then(() => 'answered', () => 'failed'), elsewhere);
   assert.equal(outcome, 'failed');
   assert.deepEqual(refused.splice(0), [elsewhere]);
+  await page.close();
+});
+
+test('a token: a mutation refused without one, made as its user with it, and a subscription with it', async (t) => {
+  accounts = await startServer(['--auth-local', '--admin-group', 'Admins']);
+  const at = `http://${accounts.addr}`;
+  const token = execFileSync(
+    binary,
+    ['token', 'create', '--data-dir', accounts.data, '--username', 'ana', '--expires-in', '10m'],
+    { encoding: 'utf8' },
+  ).trim();
+  const { sub } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+  const CREATE = 'mutation { createTrainer(firstName: "Ana", lastName: "Pages", age: 41) { id owner } }';
+
+  // The key (this origin's storage is new), no token: reads work, mutations are refused.
+  const page = await openPage(at);
+  assert.equal((await enterKey(page, KEY, at)).status(), 200);
+  assert.match(await page.textContent('#token-status'), /^no token/);
+  await setQuery(page, CREATE);
+  const refusedAnswer = responseTo(page, /createTrainer/, at);
+  await page.click('.graphiql-execute-button');
+  assert.equal((await refusedAnswer).request().headers().authorization, undefined);
+  const refusedResult = await resultWith(page, 'Not Authorized');
+  assert.equal(refusedResult.errors[0].errorType, 'Unauthorized');
+  assert.equal(
+    refusedResult.errors[0].message,
+    'Not Authorized to access createTrainer on type Mutation',
+  );
+  // ...and the bar says what is missing, and how to get it.
+  assert.match(
+    await page.textContent('#token-hint'),
+    /^createTrainer was refused: .*token create --username/,
+  );
+
+  // The token entered: GraphiQL asks again with both the key and the token, and says who is in.
+  const introspection = await enter(page, '#token', `Bearer ${token}`, at);
+  assert.equal(introspection.status(), 200);
+  assert.equal(introspection.request().headers().authorization, token);
+  assert.equal(introspection.request().headers()['x-api-key'], KEY);
+  assert.match(await page.textContent('#token-status'), /^signed in as ana, until /);
+  assert.equal(await page.$('#token-hint'), null);
+
+  const madeAnswer = responseTo(page, /createTrainer/, at);
+  await page.click('.graphiql-execute-button');
+  assert.equal((await madeAnswer).request().headers().authorization, token);
+  const made = await resultWith(page, '"owner"');
+  assert.equal(made.errors, undefined, JSON.stringify(made));
+  assert.equal(made.data.createTrainer.owner, `${sub}::ana`);
+
+  // A subscription opened now carries the token in connection_init, and hears ana's next trainer.
+  await setQuery(page, 'subscription { onCreateTrainer { id firstName owner } }');
+  await page.click('.graphiql-execute-button');
+  await socketStatus(page, 'subscriptions: connected');
+  const socket = sockets.at(-1);
+  assert.equal(socket.url, `ws://${accounts.addr}/graphql`);
+  assert.deepEqual(await socket.first, {
+    type: 'connection_init',
+    payload: { 'x-api-key': KEY, Authorization: token },
+  });
+  // As in the first test: create (as ana, over HTTP from here) until the event shows; the
+  // mutation selects what the subscription asks for, or AppSync's rule leaves it null.
+  let event;
+  let last;
+  for (let attempt = 1; !event; attempt += 1) {
+    const response = await fetch(`${at}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: token },
+      body: JSON.stringify({
+        query: `mutation ($f: String!) {
+          createTrainer(firstName: $f, lastName: "Pages", age: 41) { id firstName owner }
+        }`,
+        variables: { f: `Ana${attempt}` },
+      }),
+    });
+    const body = await response.json();
+    assert.equal(body.errors, undefined, JSON.stringify(body));
+    last = body.data.createTrainer;
+    try {
+      event = await resultWith(page, last.id, attempt < 5 ? 2_000 : PATIENCE_MS);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+    }
+    if (event) t.diagnostic(`the subscription's event came for mutation ${attempt}`);
+  }
+  assert.equal(last.owner, `${sub}::ana`);
+  assert.deepEqual(event, { data: { onCreateTrainer: last } });
+
+  // The token is the user's secret: kept in this tab's sessionStorage, never in a URL nor in
+  // localStorage (GraphiQL's included).
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('trainers-explorer:token')), token);
+  const local = await page.evaluate(() =>
+    Object.keys(localStorage).map((name) => `${name}=${localStorage.getItem(name)}`),
+  );
+  assert.ok(local.some((entry) => entry === `trainers-explorer:api-key=${KEY}`), 'the key is kept');
+  for (const entry of local) {
+    assert.ok(!entry.includes(token), `the token is in localStorage: ${entry.split('=')[0]}`);
+  }
+  assert.ok(!page.url().includes(token));
+  for (const url of requested) assert.ok(!url.includes(token), 'the token was in a URL');
+  assert.ok(!socket.url.includes(token));
+  assert.deepEqual(refused, [], 'the page asked for something other than the servers');
   await page.close();
 });
