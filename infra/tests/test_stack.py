@@ -323,7 +323,8 @@ def fields_of_schema(*roots: str) -> set[tuple[str, str]]:
     sdl = SCHEMA.read_text(encoding="utf-8")
     found = set()
     for root in roots:
-        body = re.search(r"type " + root + r" \{(.*?)\n\}", sdl, re.S)
+        # `type Query @aws_api_key ... {`: the type's directives, then its fields.
+        body = re.search(r"type " + root + r"\b[^{]*\{(.*?)\n\}", sdl, re.S)
         assert body, root
         found |= {(root, f) for f in re.findall(r"^\s+(\w+)\s*\(", body.group(1), re.M)}
     return found
