@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from conftest import make_app, stack_template
+from conftest import INFRA, make_app, stack_template
 from test_stack import EXPECTED_TYPES, keys_table, of_type, one, trainers_table
 from trainers_infra.graphql_api import SCHEMA, api_key_only
 from trainers_infra.stack import build_app
@@ -333,3 +333,14 @@ def test_api_key_only_of_the_schema_changes_only_its_directives():
         assert directives_of(out, type_name) == ["@aws_api_key"], type_name
     # And applied twice, it changes nothing more.
     assert api_key_only(out) == out
+
+
+def test_cdk_json_turns_accounts_on_with_the_admins_group(tmp_path_factory, fake_asset):
+    """cdk.json's context (JSON's `true`, not the string `-c` gives) is read as the defaults."""
+    context = json.loads((INFRA / "cdk.json").read_text())["context"]
+    assert context["accounts"] is True
+    assert context["adminGroup"] == "Admins"
+    del context["lambdaAssetDir"]
+    t = stack_template(tmp_path_factory, fake_asset, **context)
+    t.resource_count_is("AWS::Cognito::UserPool", 1)
+    t.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": "Admins"})
