@@ -6,6 +6,11 @@ Context values (`cdk.json`, or `-c name=value`):
   destroyTable      true: the table goes with the stack (development stacks); default false,
                     the table is kept when the stack is deleted
   lambdaAssetDir    the directory holding the built `bootstrap` (scripts/build-lambda.sh)
+  accounts          true (default): a Cognito user pool whose users sign in beside the API key,
+                    and the Lambda's owner rules (contract section 11); false: the tutorial's
+                    API-key-only stack
+  adminGroup        the user pool's group whose members may update and delete any trainer
+                    (default Admins)
 """
 
 import aws_cdk as cdk

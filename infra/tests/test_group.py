@@ -39,6 +39,10 @@ LOGICAL_IDS = {
     "SubscriptionSource05BFE71C": "AWS::AppSync::DataSource",
     # The function's page-token secret (`<table>-keys`), added after filters.
     "KeysTableDD857A22": "AWS::DynamoDB::Table",
+    # Accounts (contract section 11), added after the keys table.
+    "UserPool6BA7E5F2": "AWS::Cognito::UserPool",
+    "UserPoolAppClientDD0407EC": "AWS::Cognito::UserPoolClient",
+    "AdminGroup": "AWS::Cognito::UserPoolGroup",
 }
 
 

@@ -36,6 +36,10 @@ EXPECTED_TYPES = {
     "AWS::AppSync::DataSource": 2,
     # 7 Query and Mutation fields on the Lambda, 3 subscriptions on NONE.
     "AWS::AppSync::Resolver": 10,
+    # Accounts (test_accounts.py): the user pool, its app client and the admin group.
+    "AWS::Cognito::UserPool": 1,
+    "AWS::Cognito::UserPoolClient": 1,
+    "AWS::Cognito::UserPoolGroup": 1,
 }
 
 
@@ -182,6 +186,7 @@ def test_the_keys_table_is_named_after_the_table_as_trainers_serve_looks_for_it(
 
 
 def test_api_uses_api_keys_logs_errors_and_traces(template, resources):
+    # The API key is the default mode; Cognito's users are the one other (test_accounts.py).
     logs_role, _ = next(
         (k, v)
         for k, v in of_type(resources, "AWS::IAM::Role").items()
@@ -191,7 +196,9 @@ def test_api_uses_api_keys_logs_errors_and_traces(template, resources):
         "AWS::AppSync::GraphQLApi",
         {
             "AuthenticationType": "API_KEY",
-            "AdditionalAuthenticationProviders": Match.absent(),
+            "AdditionalAuthenticationProviders": [
+                Match.object_like({"AuthenticationType": "AMAZON_COGNITO_USER_POOLS"})
+            ],
             "XrayEnabled": True,
             "LogConfig": {
                 "FieldLogLevel": "ERROR",
@@ -267,7 +274,13 @@ def test_function_is_the_rust_bootstrap_on_al2023(template, resources):
             "Handler": "bootstrap",
             "Architectures": ["x86_64"],
             "Environment": {
-                "Variables": {"TABLE_NAME": {"Ref": table}, "TRAINERS_KEYS_TABLE": {"Ref": keys}}
+                "Variables": {
+                    "TABLE_NAME": {"Ref": table},
+                    "TRAINERS_KEYS_TABLE": {"Ref": keys},
+                    # Accounts' owner rules (test_accounts.py).
+                    "TRAINERS_ACCESS": "owners",
+                    "TRAINERS_ADMIN_GROUP": "Admins",
+                }
             },
             "Role": getatt(role, "Arn"),
             "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": logs}},
@@ -323,7 +336,8 @@ def fields_of_schema(*roots: str) -> set[tuple[str, str]]:
     sdl = SCHEMA.read_text(encoding="utf-8")
     found = set()
     for root in roots:
-        body = re.search(r"type " + root + r" \{(.*?)\n\}", sdl, re.S)
+        # `type Query @aws_api_key ... {`: the type's directives, then its fields.
+        body = re.search(r"type " + root + r"\b[^{]*\{(.*?)\n\}", sdl, re.S)
         assert body, root
         found |= {(root, f) for f in re.findall(r"^\s+(\w+)\s*\(", body.group(1), re.M)}
     return found
@@ -395,5 +409,14 @@ def test_outputs_give_the_urls_and_ids_and_never_the_api_key(template, resources
     # In AppSync an API key's id is the key itself (the `da2-...` value of x-api-key): an output
     # of it gives the key to whoever may read the stack. No output refers to the key at all.
     outputs = template.to_json()["Outputs"]
-    assert set(outputs) == {"GraphQLUrl", "RealtimeUrl", "ApiId", "TableName"}, outputs
+    # (And accounts' three: the user pool, its app client, its issuer; test_accounts.py.)
+    assert set(outputs) == {
+        "GraphQLUrl",
+        "RealtimeUrl",
+        "ApiId",
+        "TableName",
+        "UserPoolId",
+        "UserPoolClientId",
+        "AuthIssuer",
+    }, outputs
     assert key not in json.dumps(outputs), outputs

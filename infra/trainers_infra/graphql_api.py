@@ -1,10 +1,13 @@
-"""The AppSync API: the schema, API-key auth, its logs, and the Lambda resolver behind every
-field."""
+"""The AppSync API: the schema, API-key auth (and Cognito users', with accounts), its logs, and
+the Lambda resolver behind every field."""
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Acknowledgment, Duration, Expiration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_appsync as appsync
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -42,7 +45,12 @@ class TrainersGraphqlApi(Group):
     """AppSync serving graphql/schema.graphql with an API key that expires after
     `api_key_expiry_days`, error logs in its own log group and X-Ray tracing; every field of
     FIELDS resolved by `resolver` (resolvers/trainers.js around a direct Lambda invocation), and
-    every subscription filtered by resolvers/subscriptions.js."""
+    every subscription filtered by resolvers/subscriptions.js.
+
+    With a `user_pool` (accounts), its users signed in with `user_pool_client` are a second
+    authorization mode, beside the API key (still the default): the schema's directives say
+    which mode may call what. Without one, the API key is the only mode, and the schema is
+    served as api_key_only() rewrites it."""
 
     def __init__(
         self,
@@ -51,6 +59,8 @@ class TrainersGraphqlApi(Group):
         *,
         api_key_expiry_days: int,
         resolver: lambda_.IFunction,
+        user_pool: cognito.IUserPool | None = None,
+        user_pool_client: cognito.IUserPoolClient | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.logs_role = iam.Role(
@@ -62,6 +72,22 @@ class TrainersGraphqlApi(Group):
             ),
             description="AppSync of the Trainers API: writes its own log group",
         )
+        additional_modes = []
+        if user_pool is not None:
+            additional_modes.append(
+                appsync.AuthorizationMode(
+                    authorization_type=appsync.AuthorizationType.USER_POOL,
+                    user_pool_config=appsync.UserPoolConfig(
+                        user_pool=user_pool,
+                        # The tokens of this app client only, as `--auth-client-id` does.
+                        app_id_client_regex=(
+                            None
+                            if user_pool_client is None
+                            else user_pool_client.user_pool_client_id
+                        ),
+                    ),
+                )
+            )
         self.api = appsync.GraphqlApi(
             self,
             "Api",
@@ -74,11 +100,16 @@ class TrainersGraphqlApi(Group):
                         description="Trainers API key",
                         expires=Expiration.after(Duration.days(api_key_expiry_days)),
                     ),
-                )
+                ),
+                additional_authorization_modes=additional_modes,
             ),
             xray_enabled=True,
         )
         self.api_key: appsync.CfnApiKey = self.api.node.find_child("DefaultApiKey")
+        self.cfn_schema: appsync.CfnGraphQLSchema = self.api.node.find_child("Schema")
+        if user_pool is None:
+            # AppSync refuses a schema that names a mode the API lacks (the file names Cognito's).
+            self.cfn_schema.definition = api_key_only(SCHEMA.read_text(encoding="utf-8"))
         # Logging is set on the CloudFormation resource itself: the L2's log_config adds CDK's
         # LogRetention custom resource, a second Lambda function with a managed policy and a
         # `*` resource. The log group below sets the retention instead.
@@ -186,6 +217,31 @@ class TrainersGraphqlApi(Group):
                 runtime=appsync.FunctionRuntime.JS_1_0_0,
                 code=code,
             )
+
+
+# A run of directives (`@name`, or `@name(arguments)`) one after the other.
+DIRECTIVE_RUN = re.compile(r"@\w+(?:\([^)]*\))?(?:\s+@\w+(?:\([^)]*\))?)*")
+DIRECTIVE = re.compile(r"@\w+(?:\([^)]*\))?")
+
+
+def api_key_only(sdl: str) -> str:
+    """The schema `sdl` for an API whose only mode is the API key: every `@aws_cognito_user_pools`
+    becomes `@aws_api_key` (which AppSync accepts with the API key alone, as the tutorial's
+    schema had it), once in each run of directives. What Cognito's users alone could call, the
+    API key then calls, as it did everything before accounts; the rest is left as it is."""
+
+    def rewrite(run: re.Match) -> str:
+        directives = DIRECTIVE.findall(run.group(0))
+        if "@aws_cognito_user_pools" not in (d.split("(")[0] for d in directives):
+            return run.group(0)
+        kept: list[str] = []
+        for d in directives:
+            d = "@aws_api_key" if d.split("(")[0] == "@aws_cognito_user_pools" else d
+            if d not in kept:
+                kept.append(d)
+        return " ".join(kept)
+
+    return DIRECTIVE_RUN.sub(rewrite, sdl)
 
 
 def acknowledge(scope: Construct, finding: str, reason: str) -> None:

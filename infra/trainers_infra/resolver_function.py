@@ -38,7 +38,11 @@ class ResolverFunction(Group):
     """The function that resolves every field: the `bootstrap` in `asset_dir` on
     provided.al2023, on `table`. Its role may do only what the store does, on that table and its
     indexes, read or put the page-token secret's item of `keys_table` (no other item of it), and
-    write the function's own log group."""
+    write the function's own log group.
+
+    `admin_group` None: the tutorial's open API (TRAINERS_ACCESS=open, the API key may do
+    everything). A name: the owner rules of accounts (TRAINERS_ACCESS=owners), decided from the
+    `identity` AppSync hands the function, with that Cognito group's members as admins."""
 
     def __init__(
         self,
@@ -48,6 +52,7 @@ class ResolverFunction(Group):
         table: dynamodb.ITable,
         keys_table: dynamodb.ITable,
         asset_dir: Path,
+        admin_group: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -110,5 +115,14 @@ class ResolverFunction(Group):
             environment={
                 "TABLE_NAME": table.table_name,
                 "TRAINERS_KEYS_TABLE": keys_table.table_name,
+                **access_environment(admin_group),
             },
         )
+
+
+def access_environment(admin_group: str | None) -> dict[str, str]:
+    """The variables crates/lambda reads its access rules from: TRAINERS_ACCESS (`open` or
+    `owners`) and, with owners, TRAINERS_ADMIN_GROUP."""
+    if admin_group is None:
+        return {"TRAINERS_ACCESS": "open"}
+    return {"TRAINERS_ACCESS": "owners", "TRAINERS_ADMIN_GROUP": admin_group}

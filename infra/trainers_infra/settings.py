@@ -20,6 +20,10 @@ class Settings:
 
     api_key_expiry_days: int = 7
     destroy_table: bool = False
+    # Accounts (contract section 11): a Cognito user pool as a second way in to the API, and
+    # the Lambda's owner rules. Off, the stack is the tutorial's: the API key does everything.
+    accounts: bool = True
+    admin_group: str = "Admins"
     lambda_asset_dir: Path = INFRA.parent / "target" / "lambda" / "bootstrap"
 
     @staticmethod
@@ -46,4 +50,22 @@ class Settings:
                 f"no Lambda asset: {asset}/bootstrap is missing; build it with "
                 "scripts/build-lambda.sh (or set -c lambdaAssetDir=DIR)"
             )
-        return Settings(api_key_expiry_days=days, destroy_table=destroy, lambda_asset_dir=asset)
+        accounts_raw = node.try_get_context("accounts")
+        accounts = "true" if accounts_raw is None else str(accounts_raw).lower()
+        # Strictly true or false: a typo must not turn the owner rules off.
+        if accounts not in ("true", "false"):
+            raise ValueError(f"accounts must be true or false, not {accounts_raw!r}")
+        group_raw = node.try_get_context("adminGroup")
+        group = Settings.admin_group if group_raw is None else str(group_raw)
+        # Cognito's group names: 1 to 128 characters, no white space.
+        if not 1 <= len(group) <= 128 or any(c.isspace() for c in group):
+            raise ValueError(
+                f"adminGroup must be 1 to 128 characters without spaces, not {group_raw!r}"
+            )
+        return Settings(
+            api_key_expiry_days=days,
+            destroy_table=destroy,
+            lambda_asset_dir=asset,
+            accounts=accounts == "true",
+            admin_group=group,
+        )

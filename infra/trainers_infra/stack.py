@@ -1,5 +1,6 @@
 """The one stack of the Trainers API: the DynamoDB table, the AppSync API and the Rust Lambda
-resolver behind every field, with least-privilege IAM and the cdk-nag AwsSolutions checks."""
+resolver behind every field, the Cognito user pool of accounts (unless `-c accounts=false`),
+with least-privilege IAM and the cdk-nag AwsSolutions checks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aws_cdk import CfnElement, CfnOutput, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
+from trainers_infra.accounts import Accounts
 from trainers_infra.graphql_api import TrainersGraphqlApi
 from trainers_infra.group import logical_id_without_groups
 from trainers_infra.resolver_function import ResolverFunction
@@ -22,18 +24,28 @@ class TrainersApiStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         tables = TrainersTable(self, "Table", destroy=settings.destroy_table)
         self.table = tables.table
+        self.accounts = (
+            Accounts(
+                self, "Accounts", admin_group=settings.admin_group, destroy=settings.destroy_table
+            )
+            if settings.accounts
+            else None
+        )
         self.function = ResolverFunction(
             self,
             "Resolver",
             table=self.table,
             keys_table=tables.keys_table,
             asset_dir=settings.lambda_asset_dir,
+            admin_group=settings.admin_group if self.accounts is not None else None,
         ).function
         api = TrainersGraphqlApi(
             self,
             "Api",
             api_key_expiry_days=settings.api_key_expiry_days,
             resolver=self.function,
+            user_pool=self.accounts.user_pool if self.accounts is not None else None,
+            user_pool_client=self.accounts.client if self.accounts is not None else None,
         )
         self.api = api.api
 
@@ -54,6 +66,25 @@ class TrainersApiStack(Stack):
             value=self.table.table_name,
             description="For trainers serve --store dynamodb --table",
         )
+        if self.accounts is not None:
+            CfnOutput(
+                self,
+                "UserPoolId",
+                value=self.accounts.user_pool.user_pool_id,
+                description="The Cognito user pool of the API's users",
+            )
+            CfnOutput(
+                self,
+                "UserPoolClientId",
+                value=self.accounts.client.user_pool_client_id,
+                description="The app client to sign in with; for trainers serve --auth-client-id",
+            )
+            CfnOutput(
+                self,
+                "AuthIssuer",
+                value=self.accounts.issuer,
+                description="The user pool's token issuer; for trainers serve --auth-issuer",
+            )
 
     def _allocate_logical_id(self, cfn_element: CfnElement) -> str:
         # (jsii's name for Stack.allocateLogicalId.) The constructs above are groups
