@@ -5,7 +5,10 @@
 - getTrainer with the API key against getTrainer with a signed-in user's token, interleaved in
   rounds in the same run (req/s, p99, server CPU a request; the ratio of the medians, goal 0.9);
 - createTrainer signed in (a durable write each);
-- forged tokens sent again and again: the server CPU each refused request costs, and its answer.
+- forged tokens sent again and again: the server CPU each refused request costs, and its answer;
+- a fresh forgery on every request (bench/forged.lua), each a signature check: its CPU, and
+  getTrainer with the API key while such a flood runs, against the same alone, in the same run
+  (signatures are checked at most half the cores at once: the flood must leave the rest).
 
 Tokens come from `trainers token create` (the data directory's own key, ES256). Writes
 bench/accounts-results.{md,json}. Standard library only (wrk does the load, with bench/post.lua).
@@ -66,22 +69,37 @@ def check(url, auth, query, variables=None):
     return out
 
 
-def wrk(server, auth, query, variables, refused=False):
-    """One 5 s run at 32 connections; every answer must be 2xx (or, with `refused`, none)."""
+def start_wrk(server, auth, query, variables, script="post.lua", connections=CONNECTIONS):
+    """A wrk run of SECONDS, started: its process (read it with `result`)."""
     kind, value = auth
     env = {k: v for k, v in os.environ.items() if k not in ("KEY", "AUTH")}
     env["BODY"] = json.dumps({"query": query, "variables": variables or {}})
     if kind == "key":
         env["KEY"] = value
-    else:
+    elif script == "post.lua":
         env["AUTH"] = f"Bearer {value}"
+    else:
+        env["AUTH"] = value
+    return subprocess.Popen(
+        ["wrk", "-t1" if connections < 32 else "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency",
+         "-s", os.path.join(ROOT, "bench", script), server.url],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wrk(server, auth, query, variables, refused=False, script="post.lua", connections=CONNECTIONS):
+    """One run; every answer must be 2xx (or, with `refused`, none)."""
     cpu_before = server.cpu_seconds()
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
-         "-s", os.path.join(ROOT, "bench", "post.lua"), server.url],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout
-    cpu = server.cpu_seconds() - cpu_before
+    row = result(start_wrk(server, auth, query, variables, script, connections), refused)
+    row["server_cpu_us_per_request"] = (server.cpu_seconds() - cpu_before) * 1e6 / row["requests"]
+    return row
+
+
+def result(proc, refused=False):
+    """The figures of a finished wrk run."""
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"accounts: wrk failed: {err}")
     m = re.search(r"RESULT requests=(\d+) seconds=([\d.]+) p50_us=(\d+) p99_us=(\d+) errors=(\d+)", out)
     if not m:
         raise SystemExit(f"accounts: no result from wrk:\n{out}")
@@ -90,8 +108,7 @@ def wrk(server, auth, query, variables, refused=False):
     # else, any other run none.
     if (errors != requests) if refused else errors:
         raise SystemExit(f"accounts: {errors} of {requests} requests not as expected:\n{out}")
-    return {"rps": requests / seconds, "requests": requests, "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
-            "server_cpu_us_per_request": cpu * 1e6 / requests}
+    return {"rps": requests / seconds, "requests": requests, "p50_ms": p50 / 1000, "p99_ms": p99 / 1000}
 
 
 def median(rows, field):
@@ -130,6 +147,15 @@ def main():
                 forged[name] = f"HTTP {status} {first.get('errorType')}: {first.get('message', '')[:60]}"
                 if status != 401:
                     raise SystemExit(f"accounts: a forged token got {forged[name]}")
+            # One forgery as bench/forged.lua makes them (characters 20 to 27 of the signature
+            # replaced): what each of the flood gets.
+            head, sig = jane.rsplit(".", 1)
+            status, out = ask(url, ("token", f"{head}.{sig[:19]}AAAAAAAA{sig[27:]}"), GET, {"id": known})
+            first = (out or {}).get("errors", [{}])[0]
+            fresh_answer = f"HTTP {status} {first.get('errorType')}: {first.get('message', '')[:60]}"
+            if status != 401:
+                raise SystemExit(f"accounts: a fresh forgery got {fresh_answer}")
+            results["fresh_forgery_answer"] = fresh_answer
             status, out = ask(url, key, CREATE)
             results["create_with_api_key"] = f"HTTP {status} {out['errors'][0].get('errorType')}" if out.get("errors") else f"HTTP {status}"
             log("forged:", forged, "create with the API key:", results["create_with_api_key"])
@@ -149,6 +175,18 @@ def main():
                     log(f"round {n + 1} forged, {name}: {refused[name][-1]}")
                 creates.append(wrk(server, signed, CREATE, {}))
                 log(f"round {n + 1} createTrainer signed in: {creates[-1]}")
+            # A fresh forgery on every request: a signature check each.
+            fresh, alone, during, flood = [], [], [], []
+            for n in range(ROUNDS):
+                fresh.append(wrk(server, ("token", jane), GET, {"id": known}, refused=True, script="forged.lua"))
+                log(f"round {n + 1} fresh forgeries: {fresh[-1]}")
+                # The API key alone, then beside a flood of fresh forgeries (16 connections each).
+                alone.append(wrk(server, key, GET, {"id": known}, connections=16))
+                flooding = start_wrk(server, ("token", jane), GET, {"id": known}, "forged.lua", 16)
+                during.append(wrk(server, key, GET, {"id": known}, connections=16))
+                flood.append(result(flooding, refused=True))
+                log(f"round {n + 1} API key alone {alone[-1]['rps']:.0f}/s, during a flood {during[-1]['rps']:.0f}/s "
+                    f"(flood {flood[-1]['rps']:.0f}/s)")
             results["peak_rss_mb"] = server.peak_rss_mb()
         finally:
             server.stop()
@@ -157,6 +195,8 @@ def main():
     results.update({
         "get_api_key": get_key, "get_token": get_token, "create_token": creates,
         "forged": {name: {"answer": forged[name], "runs": rows} for name, rows in refused.items()},
+        "fresh_forgeries": fresh, "api_key_alone": alone, "api_key_during_flood": during, "flood": flood,
+        "ratio_during_flood": median(during, "rps") / median(alone, "rps"),
         "ratio_token_over_key": ratio, "goal": 0.9, "met": ratio >= 0.9,
     })
     with open(OUT + ".json", "w") as f:
@@ -177,11 +217,19 @@ def main():
     lines += ["", f"getTrainer signed in / with the API key (medians): **{ratio:.3f}** (goal >= 0.9: "
               f"{'met' if ratio >= 0.9 else 'not met'}). The trainer created is owned by "
               f"`{results['created_owner']}`; createTrainer with the API key: {results['create_with_api_key']}.",
-              "", "| forged token, sent again and again | answer | refused req/s (median) | server CPU µs per refused request (each round; median) |",
+              "", "| forged token | answer | refused req/s (median) | server CPU µs per refused request (each round; median) |",
               "| --- | --- | ---: | --- |"]
     for name, rows in refused.items():
         lines.append(f"| {name} | {forged[name]} | {median(rows, 'rps'):,.0f} | "
                      f"{rounds(rows, 'server_cpu_us_per_request', '{:.0f}')}; **{median(rows, 'server_cpu_us_per_request'):.0f}** |")
+    lines.append(f"| a fresh forgery on every request (bench/forged.lua), the server's kid | {results['fresh_forgery_answer']} | "
+                 f"{median(fresh, 'rps'):,.0f} | "
+                 f"{rounds(fresh, 'server_cpu_us_per_request', '{:.0f}')}; **{median(fresh, 'server_cpu_us_per_request'):.0f}** |")
+    flood_ratio = results["ratio_during_flood"]
+    lines += ["", f"getTrainer with the API key (16 connections) beside a flood of fresh forgeries (16 more connections), "
+              f"against the same alone: {rounds(during, 'rps', '{:,.0f}')} req/s against {rounds(alone, 'rps', '{:,.0f}')}; "
+              f"**{flood_ratio:.2f}** of its rate kept (medians), while the flood was refused at "
+              f"{median(flood, 'rps'):,.0f}/s (signatures checked at most half the cores at once)."]
     lines += ["", f"Server peak RSS over the run: {results['peak_rss_mb']:.1f} MB."]
     with open(OUT + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
