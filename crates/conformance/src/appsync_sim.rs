@@ -265,15 +265,20 @@ impl AppSyncSim {
     }
 
     /// The simulated API with a Cognito user pool as an additional authorization mode, its
-    /// tokens verified by `user_pool`, and the function's owner rules on (`TRAINERS_ACCESS=owners`
-    /// with the verifier's admin group, as the stack sets them): as the stack deploys it with
-    /// accounts.
+    /// tokens verified by `user_pool`, and the function's owner rules read as its `main` reads
+    /// `TRAINERS_ACCESS=owners` and `TRAINERS_ADMIN_GROUP` (the verifier's admin group), which the
+    /// stack sets: as the stack deploys it with accounts.
     pub fn with_accounts(
         store: Arc<dyn TrainerStore>,
         guard: Option<Box<dyn Any + Send + Sync>>,
         user_pool: Verifier,
     ) -> Self {
-        let policy = user_pool.settings().access_policy();
+        // What the function's main makes of the environment the stack gives it.
+        let policy = trainers_lambda::access_policy(
+            Some("owners"),
+            user_pool.settings().admin_group.as_deref(),
+        )
+        .expect("the stack's TRAINERS_ACCESS and TRAINERS_ADMIN_GROUP");
         let service = TrainerService::new(store).with_access(policy);
         Self::build(service, guard, Some(user_pool))
     }

@@ -438,6 +438,11 @@ async fn with_accounts_the_api_key_reads_but_its_mutations_never_reach_the_funct
         subscribed.iter().all(|r| r.0.get("errors").is_none()),
         "{subscribed:?}"
     );
+    assert_eq!(
+        sim.subscription_filters().len(),
+        1,
+        "the subscription's resolver ran"
+    );
 }
 
 /// The function applies the owner rules from the identity: another user's update and delete

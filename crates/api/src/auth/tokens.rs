@@ -217,7 +217,8 @@ struct Inner {
     status: Mutex<KeysStatus>,
     /// Verified tokens by the SHA-256 of their text.
     tokens: Cache<[u8; 32], Verified>,
-    /// Tokens refused after their signature was checked, by the SHA-256 of their text.
+    /// Tokens refused for what they are (not for a key not fetched yet, nor for being early),
+    /// by the SHA-256 of their text; forgotten when the issuer's keys change.
     refused: Cache<[u8; 32], TokenError>,
     /// One permit per signature check that may run at once ([`Limits::verifications`]).
     verifying: tokio::sync::Semaphore,
@@ -548,6 +549,9 @@ impl Verifier {
                 if old.keys().any(|kid| !new.contains_key(kid)) {
                     inner.tokens.clear();
                 }
+                // A token refused with the old keys (one of them unusable, say) is judged again
+                // by the new ones (a fetch every 15 minutes at most, or for a new kid).
+                inner.refused.clear();
                 status.fetched_at = Some(SystemTime::now());
                 status.last_error = None;
                 tracing::debug!(keys = n, %url, "fetched the issuer's keys");
