@@ -27,6 +27,7 @@ use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
 use super::limits;
+use super::plan::Plan;
 use crate::metrics::Operation;
 
 /// Memory the cache may hold, by the estimate of [`DocumentWeight`].
@@ -39,6 +40,8 @@ struct Parsed {
     doc: ExecutableDocument,
     label: String,
     operation: Operation,
+    /// Its plan, when it is a read the fast path answers ([`Plan::compile`]).
+    plan: Option<Plan>,
 }
 
 /// A parsed document's memory, estimated from its text: measured with async-graphql 7, a
@@ -78,6 +81,8 @@ pub struct Prepared {
     /// The type of the operation the request runs; `None` when no operation can be chosen
     /// (execution then says why, as it would have).
     kind: Option<OperationType>,
+    /// Whether the document came from the cache, so validated before.
+    cached: bool,
 }
 
 impl Prepared {
@@ -122,6 +127,18 @@ impl Prepared {
         *fields = ordered;
     }
 
+    /// The fast path's plan of the document, once it has validated before (it came from the
+    /// cache): a document is planned only after the general path has accepted it once.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.cached.then_some(self.parsed.plan.as_ref()).flatten()
+    }
+
+    /// The plan whether or not the document validated before: for the differential tests,
+    /// which run a request through both paths.
+    pub fn plan_uncached(&self) -> Option<&Plan> {
+        self.parsed.plan.as_ref()
+    }
+
     /// What the request asks, for its log line (e.g. `mutation createTrainer`).
     pub fn label(&self) -> &str {
         &self.parsed.label
@@ -150,10 +167,12 @@ impl Parser {
                 let doc = async_graphql::parser::parse_query(&request.query)?;
                 let label = limits::describe(&doc);
                 let operation = limits::operation(&doc);
+                let plan = Plan::compile(&doc);
                 let parsed = Arc::new(Parsed {
                     doc,
                     label,
                     operation,
+                    plan,
                 });
                 let keep = request.query.len() <= MAX_CACHED_QUERY_BYTES;
                 (parsed, keep.then(|| Arc::from(request.query.as_str())))
@@ -162,10 +181,12 @@ impl Parser {
         fill_defaults(&parsed.doc, request);
         limits::check(&parsed.doc, &request.variables)?;
         let kind = chosen(&parsed.doc, request.operation_name.as_deref());
+        let cached = to_cache.is_none() && request.query.len() <= MAX_CACHED_QUERY_BYTES;
         let prepared = Arc::new(Prepared {
             parsed,
             to_cache,
             kind,
+            cached,
         });
         request.data.insert(prepared.clone());
         Ok(prepared)

@@ -23,6 +23,8 @@ pub type TrainersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 pub struct Engine {
     schema: TrainersSchema,
     parser: Parser,
+    /// What the fast path's plans read.
+    service: TrainerService,
 }
 
 /// A request that has been through the parse step, ready to run.
@@ -49,7 +51,7 @@ impl Engine {
     pub fn new(service: TrainerService, events: Events, introspection: bool) -> Self {
         let parser = Parser::default();
         let schema = Schema::build(Query, Mutation, SubscriptionRoot)
-            .data(service)
+            .data(service.clone())
             .data(events)
             .limit_depth(MAX_DEPTH)
             .extension(ParseCache::new(parser.clone()))
@@ -59,7 +61,11 @@ impl Engine {
         } else {
             schema.disable_introspection().finish()
         };
-        Engine { schema, parser }
+        Engine {
+            schema,
+            parser,
+            service,
+        }
     }
 
     /// The parse step (see [`super::parse`]): `Err` is the response that refuses the request.
@@ -70,12 +76,32 @@ impl Engine {
         }
     }
 
+    /// Runs a request: through its plan when it has one ([`super::plan`]), else (or when the
+    /// plan leaves it) on the schema.
     pub async fn execute(&self, ready: Ready) -> Response {
+        if let Some(plan) = ready.prepared.plan() {
+            if let Some(response) = plan.run(&self.service, &ready.request).await {
+                return response;
+            }
+        }
+        self.execute_general(ready).await
+    }
+
+    /// Runs a request on the schema, never through a plan.
+    pub async fn execute_general(&self, ready: Ready) -> Response {
         let Ready { request, prepared } = ready;
         let operation_name = request.operation_name.clone();
         let mut response = self.schema.execute(request).await;
         prepared.order_root(operation_name.as_deref(), &mut response.data);
         response
+    }
+
+    /// The answer of the request's plan, planned whether or not its document validated
+    /// before; `None` when it has none or the plan leaves it to the general path. For the
+    /// differential tests, which compare this with [`Engine::execute_general`].
+    pub async fn execute_planned(&self, ready: &Ready) -> Option<Response> {
+        let plan = ready.prepared.plan_uncached()?;
+        plan.run(&self.service, &ready.request).await
     }
 
     pub fn execute_stream(&self, ready: Ready) -> BoxStream<'static, Response> {
