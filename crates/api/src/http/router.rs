@@ -288,7 +288,7 @@ async fn answer(
         Err(refused) => *refused,
     };
     let mut error_type = response.errors.first().map(error::error_type);
-    let mut body = serde_json::to_vec(&error::response_json(&response)).unwrap_or_default();
+    let mut body = error::response_bytes(&response);
     if body.len() > MAX_RESPONSE_BYTES {
         let message = format!(
             "The response ({} bytes) is larger than the limit of 5 MiB: select fewer fields or a smaller page",
