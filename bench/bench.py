@@ -48,9 +48,10 @@ def check(url, query, variables=None):
 class Server:
     """A `trainers serve` (or another program) on a free port, with its start-up time."""
 
-    def __init__(self, args, ready_probe=True):
+    def __init__(self, args, ready_probe=True, env=None):
         started = time.perf_counter()
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, **(env or {})})
         line = ""
         while "listening on" not in line:
             line = self.proc.stdout.readline()
@@ -87,8 +88,8 @@ class Server:
             self.proc.kill()
 
 
-def serve(data_dir):
-    return Server([TRAINERS, "--data-dir", data_dir, "serve", "--addr", "127.0.0.1:0", "--api-key", KEY])
+def serve(data_dir, env=None):
+    return Server([TRAINERS, "--data-dir", data_dir, "serve", "--addr", "127.0.0.1:0", "--api-key", KEY], env=env)
 
 
 def wrk(server, query, variables, connections):
@@ -142,6 +143,8 @@ def walk(url, limit=100, stop_after=None):
             return seen, mark
 
 
+BY_SPECIALTY = ("{ trainersBySpecialty(specialty: BODYBUILDING, limit: 20) "
+                "{ items { id firstName lastName age specialty version } nextToken } }")
 GET = "query($id: ID!) { getTrainer(id: $id) { id firstName lastName age specialty version } }"
 LIST = "query($t: String) { allTrainers(limit: 20, nextToken: $t) { items { id firstName lastName age } nextToken } }"
 CREATE = 'mutation { createTrainer(firstName: "Bench", lastName: "Mark", age: 30, specialty: BODYBUILDING) { id version } }'
@@ -193,6 +196,7 @@ def main():
             results["scenarios"][f"get@{c}"] = wrk(srv, GET, {"id": known}, c)
             results["scenarios"][f"list_first@{c}"] = wrk(srv, LIST, {}, c)
             results["scenarios"][f"list_deep@{c}"] = wrk(srv, LIST, {"t": deep}, c)
+            results["scenarios"][f"by_specialty_first@{c}"] = wrk(srv, BY_SPECIALTY, {}, c)
         check(srv.url, CREATE)
         check(srv.url, UPDATE, {"id": known})
         # The disk's sync rate drifts on this shared machine: the reference is taken right here.
@@ -202,6 +206,10 @@ def main():
             results["scenarios"][f"create@{c}"] = wrk(srv, CREATE, {}, c)
             results["scenarios"][f"update@{c}"] = wrk(srv, UPDATE, {"id": known}, c)
         results["figures"]["peak_rss_mb"] = srv.peak_rss_mb()
+        srv.stop()
+        # The reference for what durability costs: the same server with syncs off.
+        srv = serve(big, env={"TRAINERS_UNSAFE_NO_SYNC": "1"})
+        results["scenarios"]["create_nosync@32"] = wrk(srv, CREATE, {}, 32)
         srv.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -140,7 +140,7 @@ impl StoreArgs {
         let secret = self.dynamodb.token_secret()?;
         Ok(match self.store {
             StoreKind::Embedded => (
-                Arc::new(EmbeddedStore::open(data_dir)?),
+                Arc::new(EmbeddedStore::open_with(data_dir, durability())?),
                 Arc::new(KeyStore::open(data_dir)?),
             ),
             StoreKind::Dynamodb => {
@@ -245,4 +245,20 @@ async fn create_tables(
         }
     }
     Ok(())
+}
+
+/// The environment variable that turns the embedded store's syncs off: the load benchmark's
+/// reference for what durability costs, never a setting for data anyone keeps.
+pub const UNSAFE_NO_SYNC_ENV: &str = "TRAINERS_UNSAFE_NO_SYNC";
+
+/// Synced, unless `TRAINERS_UNSAFE_NO_SYNC=1` (said loudly in the log).
+fn durability() -> trainers_store_embedded::Durability {
+    if std::env::var(UNSAFE_NO_SYNC_ENV).is_ok_and(|v| v == "1") {
+        tracing::warn!(
+            "{UNSAFE_NO_SYNC_ENV}=1: writes are not synced; a crash loses acknowledged writes (a benchmark's reference only)"
+        );
+        trainers_store_embedded::Durability::Unsynced
+    } else {
+        trainers_store_embedded::Durability::Synced
+    }
 }

@@ -125,6 +125,19 @@ fn lock(data_dir: &Path) -> Result<std::fs::File, OpenError> {
     }
 }
 
+/// Whether a write is on disk before it answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: every acknowledged write survives a crash (group commit shares the
+    /// syncs). Always, but for the benchmark's reference below.
+    #[default]
+    Synced,
+    /// `synchronous=OFF`: no sync at all; a crash of the machine loses acknowledged writes. Only
+    /// the load benchmark's reference (what durability costs), through the environment
+    /// variable `TRAINERS_UNSAFE_NO_SYNC=1` of `trainers serve`.
+    Unsynced,
+}
+
 #[derive(Clone)]
 pub struct EmbeddedStore {
     inner: Arc<Inner>,
@@ -144,6 +157,11 @@ struct Inner {
 impl EmbeddedStore {
     /// Opens (creating if need be) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, OpenError> {
+        Self::open_with(data_dir, Durability::Synced)
+    }
+
+    /// As [`EmbeddedStore::open`], writes synced as `durability` says.
+    pub fn open_with(data_dir: &Path, durability: Durability) -> Result<Self, OpenError> {
         let lock = lock(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let open_err = |source| OpenError::Open {
@@ -156,6 +174,10 @@ impl EmbeddedStore {
             source,
         })?;
         let mut conn = schema::open_writer(&path).map_err(open_err)?;
+        if durability == Durability::Unsynced {
+            conn.pragma_update(None, "synchronous", "OFF")
+                .map_err(open_err)?;
+        }
         let token_key = schema::migrate(&mut conn).map_err(open_err)?;
         let reader = schema::open_reader(&path).map_err(open_err)?;
         let writer = writer::spawn(conn).map_err(OpenError::Thread)?;
