@@ -27,6 +27,12 @@ pub struct Engine {
     service: TrainerService,
 }
 
+/// What [`Engine::answer`] answers: a planned read's JSON, or the schema's response.
+pub enum Answer {
+    Planned(Vec<u8>),
+    Response(Response),
+}
+
 /// A request that has been through the parse step, ready to run.
 pub struct Ready {
     request: Request,
@@ -76,19 +82,19 @@ impl Engine {
         }
     }
 
-    /// Runs a request: through its plan when it has one ([`super::plan`]), else (or when the
-    /// plan leaves it) on the schema.
-    pub async fn execute(&self, ready: Ready) -> Response {
+    /// Answers a request as HTTP sends it: the bytes its plan wrote when it has one
+    /// ([`super::plan`]) and the plan answers, else the schema's response.
+    pub async fn answer(&self, ready: Ready) -> Answer {
         if let Some(plan) = ready.prepared.plan() {
-            if let Some(response) = plan.run(&self.service, &ready.request).await {
-                return response;
+            if let Some(body) = plan.run(&self.service, &ready.request).await {
+                return Answer::Planned(body);
             }
         }
-        self.execute_general(ready).await
+        Answer::Response(self.execute(ready).await)
     }
 
-    /// Runs a request on the schema, never through a plan.
-    pub async fn execute_general(&self, ready: Ready) -> Response {
+    /// Runs a request on the schema (the general path).
+    pub async fn execute(&self, ready: Ready) -> Response {
         let Ready { request, prepared } = ready;
         let operation_name = request.operation_name.clone();
         let mut response = self.schema.execute(request).await;
@@ -96,10 +102,10 @@ impl Engine {
         response
     }
 
-    /// The answer of the request's plan, planned whether or not its document validated
+    /// The bytes the request's plan writes, planned whether or not its document validated
     /// before; `None` when it has none or the plan leaves it to the general path. For the
-    /// differential tests, which compare this with [`Engine::execute_general`].
-    pub async fn execute_planned(&self, ready: &Ready) -> Option<Response> {
+    /// differential tests, which compare them with the bytes of [`Engine::execute`]'s answer.
+    pub async fn execute_planned(&self, ready: &Ready) -> Option<Vec<u8>> {
         let plan = ready.prepared.plan_uncached()?;
         plan.run(&self.service, &ready.request).await
     }

@@ -23,6 +23,7 @@ use super::health::{self, Health};
 use crate::auth::{Authenticator, API_KEY_HEADER, AUTHORIZATION_HEADER};
 use crate::graphql::error::{self, request_error, ErrorType};
 use crate::graphql::request::{parse_request, with_caller, MAX_BODY_BYTES};
+use crate::graphql::schema::Answer;
 use crate::graphql::Engine;
 use crate::metrics::{self, Operation};
 use crate::realtime::{self, HandshakeParams, Realtime};
@@ -268,27 +269,32 @@ async fn answer(
         Ok(r) => with_caller(r, caller),
         Err(e) => return malformed(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let response = match app.engine.prepare(request) {
+    let answer = match app.engine.prepare(request) {
         Ok(ready) => {
             asked.label = Some(ready.prepared().label().to_string());
             asked.operation = ready.prepared().operation();
             tokio::select! {
                 biased;
-                response = app.engine.execute(ready) => response,
+                answer = app.engine.answer(ready) => answer,
                 () = &mut deadline => {
                     tracing::warn!("a request ran past the 30 s limit and was cut off");
                     let message = "The request did not finish within 30 s and was cut off";
-                    async_graphql::Response::from_errors(vec![error::server_error(
-                        ErrorType::Internal,
-                        message,
-                    )])
+                    Answer::Response(async_graphql::Response::from_errors(vec![
+                        error::server_error(ErrorType::Internal, message),
+                    ]))
                 }
             }
         }
-        Err(refused) => *refused,
+        Err(refused) => Answer::Response(*refused),
     };
-    let mut error_type = response.errors.first().map(error::error_type);
-    let mut body = error::response_bytes(&response);
+    let (mut body, mut error_type) = match answer {
+        // A planned read answers no error.
+        Answer::Planned(body) => (body, None),
+        Answer::Response(response) => (
+            error::response_bytes(&response),
+            response.errors.first().map(error::error_type),
+        ),
+    };
     if body.len() > MAX_RESPONSE_BYTES {
         let message = format!(
             "The response ({} bytes) is larger than the limit of 5 MiB: select fewer fields or a smaller page",
