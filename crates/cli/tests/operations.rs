@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{serve, trainers, KEY};
+use common::{serve, serve_captured, trainers, KEY};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
@@ -295,5 +295,34 @@ async fn sigterm_under_load_answers_what_it_accepted_and_exits_in_time() {
             store.get(&id).await.expect("a read").is_some(),
             "{id:?} was lost"
         );
+    }
+}
+
+/// `TRAINERS_UNSAFE_NO_SYNC=1`, the load benchmark's reference for what durability costs, is
+/// said in the log when the server starts; without it, nothing of the kind is said. Writes work
+/// either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_off_is_said_in_the_log_and_only_when_asked_for() {
+    const SAID: &str = "writes are not synced";
+    let create = r#"mutation { createTrainer(firstName: "Ann", lastName: "Lee", age: 30) { id } }"#;
+    for (env, said) in [(Some("1"), true), (None, false)] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let vars: Vec<(&str, &str)> = env
+            .map(|v| vec![("TRAINERS_UNSAFE_NO_SYNC", v)])
+            .unwrap_or_default();
+        let (mut server, output) = serve_captured(dir.path(), &["--api-key", KEY], &vars).await;
+        let (status, body) = server
+            .graphql(KEY, create, json!({}))
+            .await
+            .expect("an answer");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        // The log is written by its own thread: give it a moment to arrive.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while said && !output.text().contains(SAID) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = server.child.kill().await;
+        assert_eq!(output.text().contains(SAID), said, "{}", output.text());
     }
 }
