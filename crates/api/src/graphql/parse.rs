@@ -161,8 +161,8 @@ impl Parser {
     pub fn prepare(&self, request: &mut Request) -> ServerResult<Arc<Prepared>> {
         limits::check_length(&request.query)?;
         // Looked up by the text as it is: a copy is made only to keep a new document.
-        let (parsed, to_cache) = match self.cache.get(request.query.as_str()) {
-            Some(parsed) => (parsed, None),
+        let (parsed, to_cache, cached) = match self.cache.get(request.query.as_str()) {
+            Some(parsed) => (parsed, None, true),
             None => {
                 let doc = async_graphql::parser::parse_query(&request.query)?;
                 let label = limits::describe(&doc);
@@ -175,13 +175,16 @@ impl Parser {
                     plan,
                 });
                 let keep = request.query.len() <= MAX_CACHED_QUERY_BYTES;
-                (parsed, keep.then(|| Arc::from(request.query.as_str())))
+                (
+                    parsed,
+                    keep.then(|| Arc::from(request.query.as_str())),
+                    false,
+                )
             }
         };
         fill_defaults(&parsed.doc, request);
         limits::check(&parsed.doc, &request.variables)?;
         let kind = chosen(&parsed.doc, request.operation_name.as_deref());
-        let cached = to_cache.is_none() && request.query.len() <= MAX_CACHED_QUERY_BYTES;
         let prepared = Arc::new(Prepared {
             parsed,
             to_cache,

@@ -22,11 +22,12 @@ use async_graphql::parser::types::{
     BaseType, DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType,
     Selection, SelectionSet, Type,
 };
-use async_graphql::{Name, Request, Value};
+use async_graphql::{InputType, Name, Request, Value, ID};
 use async_graphql_value::Value as Literal;
 use trainers_core::service::{BySpecialtyRequest, ListRequest};
 use trainers_core::{Page, SortDirection, Trainer, TrainerService};
 
+use super::inputs::ModelSortDirection;
 use super::types::Specialty;
 
 /// A read compiled once (see the module's documentation).
@@ -68,7 +69,8 @@ enum Read {
 #[derive(Debug)]
 enum Arg {
     Absent,
-    Literal(Literal),
+    /// A literal, converted once.
+    Literal(Value),
     /// A variable, and whether it is declared non-null (then it must be given, and not null).
     Variable(Name, bool),
 }
@@ -105,6 +107,18 @@ enum Kind {
 }
 
 impl Kind {
+    /// Whether `value` coerces to this type, by the schema's own coercion.
+    fn accepts(self, value: &Value) -> bool {
+        let value = Some(value.clone());
+        match self {
+            Kind::Id => ID::parse(value).is_ok(),
+            Kind::Int => i32::parse(value).is_ok(),
+            Kind::String => String::parse(value).is_ok(),
+            Kind::Specialty => Specialty::parse(value).is_ok(),
+            Kind::SortDirection => ModelSortDirection::parse(value).is_ok(),
+        }
+    }
+
     fn type_name(self) -> &'static str {
         match self {
             Kind::Id => "ID",
@@ -178,9 +192,7 @@ impl Plan {
             out.key(&root.key);
             match &root.read {
                 Read::Get { id, fields } => {
-                    let Value::String(id) = vars.value(id)? else {
-                        return None;
-                    };
+                    let id: ID = vars.get(id)?;
                     match service.get(&id).await.ok()? {
                         Some(t) => trainer(&mut out, &t, fields),
                         None => out.raw(b"null"),
@@ -193,9 +205,9 @@ impl Plan {
                     fields,
                 } => {
                     let req = ListRequest {
-                        limit: vars.int(limit)?,
-                        next_token: vars.string(next_token)?,
-                        specialty: vars.specialty(specialty)?,
+                        limit: vars.get(limit)?,
+                        next_token: vars.get(next_token)?,
+                        specialty: vars.get::<Option<Specialty>>(specialty)?.map(Into::into),
                         filter: None,
                     };
                     page(&mut out, &service.list(req).await.ok()?, fields)
@@ -208,12 +220,14 @@ impl Plan {
                     fields,
                 } => {
                     let req = BySpecialtyRequest {
-                        specialty: vars.specialty(specialty)??,
+                        specialty: vars.get::<Specialty>(specialty)?.into(),
                         last_name: None,
-                        direction: vars.direction(sort_direction)?,
+                        direction: vars
+                            .get::<Option<ModelSortDirection>>(sort_direction)?
+                            .map_or_else(SortDirection::default, Into::into),
                         filter: None,
-                        limit: vars.int(limit)?,
-                        next_token: vars.string(next_token)?,
+                        limit: vars.get(limit)?,
+                        next_token: vars.get(next_token)?,
                     };
                     page(&mut out, &service.by_specialty(req).await.ok()?, fields)
                 }
@@ -327,10 +341,15 @@ impl Compiler<'_> {
                     Arg::Variable(var.clone(), !ty.nullable)
                 }
                 Some(Literal::Null) if required => return None,
-                Some(literal) if accepts(kind, &literal.clone().into_const()?) => {
-                    Arg::Literal(literal.clone())
+                // Null and absent are one to these arguments (all optional but the required).
+                Some(Literal::Null) => Arg::Absent,
+                Some(literal) => {
+                    let value = literal.clone().into_const()?;
+                    if !kind.accepts(&value) {
+                        return None;
+                    }
+                    Arg::Literal(value)
                 }
-                Some(_) => return None,
             };
             out.push(arg);
         }
@@ -343,32 +362,6 @@ impl Compiler<'_> {
 fn declared_as(ty: &Type, kind: Kind, required: bool) -> bool {
     matches!(&ty.base, BaseType::Named(name) if name.as_str() == kind.type_name())
         && !(required && ty.nullable)
-}
-
-/// Whether a literal argument of `kind` is one this module reads exactly as its resolver
-/// receives it (a required argument's null was refused before).
-fn accepts(kind: Kind, value: &Value) -> bool {
-    match (kind, value) {
-        (_, Value::Null) => true,
-        (Kind::Id | Kind::String, Value::String(_)) => true,
-        (Kind::Int, Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()).is_some(),
-        (Kind::Specialty, Value::Enum(name)) => specialty(name.as_str()).is_some(),
-        (Kind::SortDirection, Value::Enum(name)) => matches!(name.as_str(), "ASC" | "DESC"),
-        _ => false,
-    }
-}
-
-fn specialty(name: &str) -> Option<trainers_core::Specialty> {
-    Some(
-        match name {
-            "BODYBUILDING" => Specialty::Bodybuilding,
-            "YOUTHFITNESS" => Specialty::Youthfitness,
-            "SENIORFITNESS" => Specialty::Seniorfitness,
-            "CORRECTIVEEXERCISE" => Specialty::Correctiveexercise,
-            _ => return None,
-        }
-        .into(),
-    )
 }
 
 fn trainer_fields(set: &SelectionSet) -> Option<Vec<(Name, TrainerField)>> {
@@ -517,57 +510,19 @@ fn page(out: &mut Json, p: &Page, fields: &[(Name, PageField)]) {
 struct Vars<'a>(&'a Request);
 
 impl Vars<'_> {
-    /// The argument's value: `Some(Value::Null)` when absent or null (both mean "not given"
-    /// to the reads planned), `None` when it is not what this module reads.
-    fn value(&self, arg: &Arg) -> Option<Value> {
-        match arg {
-            Arg::Absent => Some(Value::Null),
-            Arg::Literal(literal) => literal.clone().into_const(),
+    /// The argument, coerced as the schema coerces it (`Option<T>` for an optional one): `None`
+    /// when it does not coerce, or a non-null variable is missing or null, where the general path
+    /// answers an error.
+    fn get<T: InputType>(&self, arg: &Arg) -> Option<T> {
+        let value = match arg {
+            Arg::Absent => None,
+            Arg::Literal(value) => Some(value.clone()),
             Arg::Variable(name, non_null) => match self.0.variables.get(name) {
-                None | Some(Value::Null) if *non_null => None,
-                None => Some(Value::Null),
-                Some(value) => Some(value.clone()),
+                None | Some(Value::Null) if *non_null => return None,
+                given => given.cloned(),
             },
-        }
-    }
-
-    fn int(&self, arg: &Arg) -> Option<Option<i32>> {
-        match self.value(arg)? {
-            Value::Null => Some(None),
-            Value::Number(n) => Some(Some(i32::try_from(n.as_i64()?).ok()?)),
-            _ => None,
-        }
-    }
-
-    fn string(&self, arg: &Arg) -> Option<Option<String>> {
-        match self.value(arg)? {
-            Value::Null => Some(None),
-            Value::String(s) => Some(Some(s)),
-            _ => None,
-        }
-    }
-
-    fn specialty(&self, arg: &Arg) -> Option<Option<trainers_core::Specialty>> {
-        match self.value(arg)? {
-            Value::Null => Some(None),
-            Value::Enum(name) => Some(Some(specialty(name.as_str())?)),
-            Value::String(name) => Some(Some(specialty(&name)?)),
-            _ => None,
-        }
-    }
-
-    fn direction(&self, arg: &Arg) -> Option<SortDirection> {
-        let name = match self.value(arg)? {
-            Value::Null => return Some(SortDirection::default()),
-            Value::Enum(name) => name.to_string(),
-            Value::String(name) => name,
-            _ => return None,
         };
-        match name.as_str() {
-            "ASC" => Some(SortDirection::Asc),
-            "DESC" => Some(SortDirection::Desc),
-            _ => None,
-        }
+        T::parse(value).ok()
     }
 }
 
@@ -588,6 +543,8 @@ mod tests {
             "{ allTrainers(limit: 20) { items { id firstName } nextToken } }",
             "query($t: String, $l: Int) { allTrainers(limit: $l, nextToken: $t) { items { id } nextToken __typename } }",
             "{ a: getTrainer(id: \"x\") { id } b: allTrainers(specialty: BODYBUILDING) { nextToken } }",
+            // an Int literal is an ID, as the schema coerces it
+            "{ getTrainer(id: 5) { id } }",
             "query($s: Specialty!) { trainersBySpecialty(specialty: $s, sortDirection: DESC, limit: 5) { items { lastName } } }",
         ] {
             assert!(plan(query).is_some(), "{query}");
@@ -610,7 +567,6 @@ mod tests {
             "query($id: ID!, $x: Int) { getTrainer(id: $id) { id } }",
             "query($l: Int = 5) { allTrainers(limit: $l) { nextToken } }",
             // literals of another type, a required argument missing, counts
-            "{ getTrainer(id: 5) { id } }",
             "{ allTrainers(limit: \"5\") { nextToken } }",
             "{ trainersBySpecialty { nextToken } }",
             "{ countTrainers }",
